@@ -1,0 +1,45 @@
+# ticket: PGXS build.  `test/run` is the one-stop entry point (packages,
+# build, install, every suite); the targets below are what it calls.
+
+PG_CONFIG ?= pg_config
+
+EXTENSION = ticket
+EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
+
+MODULE_big = ticket
+OBJS = src/ticket.o src/segment.o src/segrange.o src/segrange_gist.o
+PG_CFLAGS = -Wall -Wextra -Werror
+# Server headers as system headers: -Wextra then checks our code, not theirs.
+PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server)
+
+DATA = $(wildcard sql/$(EXTENSION)--*.sql)
+
+TESTS = $(wildcard sql/*.sql)
+REGRESS = segrange_input segrange_ops segrange_index segrange_exclusion extension_lifecycle
+REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/temp.conf
+
+ISOLATION = segrange_exclusion
+ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=test/temp.conf \
+	--inputdir=test/isolation --outputdir=test/isolation/output
+
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+EXTRA_CLEAN = test/fuzz/fuzz_segment test/isolation/output tmp_check tmp_check_iso
+
+# The segment parser and predicates without a server: unit test and fuzzer.
+test/fuzz/fuzz_segment: test/fuzz/fuzz_segment.c src/segment.c src/segment.h
+	$(CC) -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined \
+		-fno-sanitize-recover=all -Isrc -o $@ test/fuzz/fuzz_segment.c src/segment.c
+
+.PHONY: fuzzcheck
+fuzzcheck: test/fuzz/fuzz_segment
+	./test/fuzz/fuzz_segment 200000
+
+# The two halves of installcheck, so test/run can report them separately.
+.PHONY: installcheck-regress installcheck-isolation
+installcheck-regress:
+	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
+installcheck-isolation:
+	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
