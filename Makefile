@@ -15,11 +15,11 @@ PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server)
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 TESTS = $(wildcard sql/*.sql)
-REGRESS = segrange_input segrange_ops segrange_index segrange_exclusion extension_lifecycle
+REGRESS = segrange_input segrange_ops segrange_index segrange_exclusion ticket_api extension_lifecycle
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/temp.conf
 
 ISOLATION = segrange_exclusion
-ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=test/temp.conf \
+ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=test/isolation/temp.conf \
 	--inputdir=test/isolation --outputdir=test/isolation/output
 
 

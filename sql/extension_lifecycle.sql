@@ -18,6 +18,7 @@ SELECT pg_describe_object(d.classid, d.objid, d.objsubid) AS undocumented
 FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
 WHERE e.extname = 'ticket' AND d.deptype = 'e'
   AND d.classid NOT IN ('pg_amop'::regclass, 'pg_amproc'::regclass, 'pg_opfamily'::regclass)
+  AND NOT (d.classid = 'pg_class'::regclass AND (SELECT relkind FROM pg_class WHERE oid = d.objid) = 'S')
   AND obj_description(d.objid, d.classid::regclass::name) IS NULL
   AND NOT (d.classid = 'pg_type'::regclass AND EXISTS (
         SELECT 1 FROM pg_type t WHERE t.oid = d.objid AND (t.typarray = 0 AND t.typelem <> 0)))
@@ -33,6 +34,33 @@ SELECT catalog, n FROM (
 	FROM pg_depend WHERE deptype = 'e' GROUP BY 1) now
 FULL JOIN before_objects b USING (catalog, n)
 WHERE now IS NULL OR b IS NULL;
+
+-- the update path: installing 1.0 and updating gives what a fresh install
+-- of the current version gives
+SET client_min_messages = warning;
+CREATE EXTENSION ticket CASCADE;
+CREATE TEMP TABLE fresh AS
+SELECT pg_describe_object(classid, objid, objsubid) AS object
+FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+WHERE e.extname = 'ticket' AND d.deptype = 'e';
+DROP EXTENSION ticket;
+CREATE EXTENSION ticket VERSION '1.0';
+SELECT extversion FROM pg_extension WHERE extname = 'ticket';
+ALTER EXTENSION ticket UPDATE;
+RESET client_min_messages;
+SELECT extversion FROM pg_extension WHERE extname = 'ticket';
+SELECT count(*) AS objects_in_fresh_install FROM fresh;
+SELECT coalesce(f.object, u.object) AS differs
+FROM fresh f FULL JOIN (
+	SELECT pg_describe_object(classid, objid, objsubid) AS object
+	FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+	WHERE e.extname = 'ticket' AND d.deptype = 'e') u USING (object)
+WHERE f.object IS NULL OR u.object IS NULL;
+SELECT count(*) AS config_tables FROM pg_extension, unnest(extconfig) WHERE extname = 'ticket';
+-- the roles are cluster-wide, so they outlive the extension on purpose
+SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE 'ticket\_%' ORDER BY 1;
+DROP EXTENSION ticket;
+SELECT count(*) AS ticket_schema_left FROM pg_namespace WHERE nspname = 'ticket';
 
 -- CREATE EXTENSION ticket CASCADE again on the same database
 SET client_min_messages = warning;

@@ -678,12 +678,12 @@ BEGIN
 		WHEN 'cancelled' THEN
 			RAISE EXCEPTION 'order % was cancelled', order_id USING ERRCODE = 'TK015';
 		WHEN 'expired' THEN
-			RAISE EXCEPTION 'hold of order % expired at %', order_id, o.hold_until USING ERRCODE = 'TK003',
+			RAISE EXCEPTION 'hold of order % has expired', order_id USING ERRCODE = 'TK003',
 				HINT = 'Grab the journey again.';
 		ELSE
 			IF o.hold_until <= now() THEN
 				-- nothing is sold; the sweeper (or the next grab of the seat) releases it
-				RAISE EXCEPTION 'hold of order % expired at %', order_id, o.hold_until
+				RAISE EXCEPTION 'hold of order % has expired', order_id
 					USING ERRCODE = 'TK003', HINT = 'Grab the journey again.';
 			END IF;
 			RETURN set_order_status(order_id, 'paid');
