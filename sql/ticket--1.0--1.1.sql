@@ -22,6 +22,15 @@ CREATE FUNCTION hold_timeout() RETURNS interval
 	AS 'MODULE_PATHNAME', 'ticket_hold_timeout' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION hold_timeout() IS 'current value of the ticket.hold_timeout setting (default 15 minutes)';
 
+CREATE FUNCTION leg_mask(legs segrange, route_legs integer) RETURNS varbit
+	AS 'MODULE_PATHNAME', 'segrange_leg_mask' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION leg_mask(segrange, integer) IS 'the legs of a segment as a bit string of the route''s length (bit i = leg i)';
+
+CREATE FUNCTION no_legs(route_legs integer) RETURNS varbit
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	RETURN repeat('0', route_legs)::varbit;
+COMMENT ON FUNCTION no_legs(integer) IS 'the empty leg set of a route: a bit string of zeros';
+
 -- timetable -----------------------------------------------------------------
 
 CREATE TYPE seat_class AS ENUM
@@ -109,7 +118,8 @@ CREATE TABLE orders (
 	closed_at timestamptz,
 	UNIQUE (user_id, request_id)
 );
-CREATE INDEX orders_unpaid_idx ON orders (user_id, run_id) WHERE status = 'held';
+-- one unpaid order per user and run, whatever the isolation level of the caller
+CREATE UNIQUE INDEX orders_one_unpaid_per_run ON orders (user_id, run_id) WHERE status = 'held';
 CREATE INDEX orders_hold_until_idx ON orders (hold_until) WHERE status = 'held';
 COMMENT ON TABLE orders IS 'orders of users; status held -> paid -> refunded, or held -> cancelled / expired';
 
@@ -128,6 +138,48 @@ CREATE TABLE tickets (
 		(run_id WITH =, seat_id WITH =, legs WITH &&) WHERE (status IN ('held', 'paid'))
 );
 CREATE INDEX tickets_order_idx ON tickets (order_id);
+CREATE INDEX tickets_holds_idx ON tickets (run_id, hold_until) WHERE status = 'held';
+
+-- The inventory: one row per seat of a run with the legs taken on it, so a
+-- grab finds a free seat by scanning one narrow row per seat, and locks the
+-- row it takes (FOR UPDATE SKIP LOCKED) so concurrent grabs spread out.
+-- It is derived from tickets by a trigger, never written by the API itself.
+CREATE TABLE run_seat (
+	run_id bigint NOT NULL REFERENCES run ON DELETE CASCADE,
+	seat_id integer NOT NULL REFERENCES seat ON DELETE CASCADE,
+	seat_class seat_class NOT NULL,
+	taken varbit NOT NULL,
+	PRIMARY KEY (run_id, seat_id)
+);
+COMMENT ON TABLE run_seat IS 'inventory of a run: per seat, the legs held or sold (bit i = leg i), kept equal to the live tickets by a trigger';
+
+CREATE FUNCTION sync_run_seat() RETURNS trigger
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	changed tickets;
+BEGIN
+	changed := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+	UPDATE run_seat rs SET taken = coalesce((
+		SELECT bit_or(leg_mask(t.legs, length(rs.taken))) FROM tickets t
+		WHERE t.run_id = rs.run_id AND t.seat_id = rs.seat_id AND t.status IN ('held', 'paid')),
+		no_legs(length(rs.taken)))
+	WHERE rs.run_id = changed.run_id AND rs.seat_id = changed.seat_id;
+	IF TG_OP = 'UPDATE' AND (OLD.run_id, OLD.seat_id) IS DISTINCT FROM (NEW.run_id, NEW.seat_id) THEN
+		UPDATE run_seat rs SET taken = coalesce((
+			SELECT bit_or(leg_mask(t.legs, length(rs.taken))) FROM tickets t
+			WHERE t.run_id = rs.run_id AND t.seat_id = rs.seat_id AND t.status IN ('held', 'paid')),
+			no_legs(length(rs.taken)))
+		WHERE rs.run_id = OLD.run_id AND rs.seat_id = OLD.seat_id;
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION sync_run_seat() IS 'trigger: recompute a seat''s taken legs from its live tickets';
+
+CREATE TRIGGER tickets_sync_run_seat
+	AFTER INSERT OR DELETE OR UPDATE OF status, legs, run_id, seat_id ON tickets
+	FOR EACH ROW EXECUTE FUNCTION sync_run_seat();
+
 COMMENT ON TABLE tickets IS 'seats sold or held: legs of one seat on one run; live (held or paid) tickets never overlap';
 
 -- pg_dump keeps the user's data in these tables and sequences
@@ -145,6 +197,7 @@ SELECT pg_catalog.pg_extension_config_dump('orders', '');
 SELECT pg_catalog.pg_extension_config_dump('orders_order_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('tickets', '');
 SELECT pg_catalog.pg_extension_config_dump('tickets_ticket_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('run_seat', '');
 
 CREATE TYPE booking AS (
 	order_id bigint,
@@ -356,6 +409,11 @@ BEGIN
 	FROM generate_series(1, seat_rows) r, generate_series(1, length(layout)) p
 	ORDER BY r, p;
 	GET DIAGNOSTICS n = ROW_COUNT;
+	-- runs already on sale get the new seats too
+	INSERT INTO run_seat (run_id, seat_id, seat_class, taken)
+	SELECT r.run_id, s.seat_id, s.seat_class, no_legs(r.n_legs)
+	FROM run r JOIN seat s ON s.train_id = r.train_id AND s.carriage_no = add_carriage.carriage_no
+	WHERE r.train_id = tid;
 	RETURN n;
 END
 $$;
@@ -395,6 +453,17 @@ END
 $$;
 COMMENT ON FUNCTION add_default_layout(text) IS 'give a train a realistic layout: G 16 cars / 1,193 seats (business, first, second), D and C 8 cars / 576 seats, others sleepers and hard seats; returns the number of seats';
 
+-- Seats of a run that have no inventory row yet get one with nothing taken.
+CREATE FUNCTION open_inventory(run_id bigint) RETURNS void
+LANGUAGE sql SET search_path = ticket, pg_catalog, pg_temp AS $$
+	INSERT INTO run_seat (run_id, seat_id, seat_class, taken)
+	SELECT r.run_id, s.seat_id, s.seat_class, no_legs(r.n_legs)
+	FROM run r JOIN seat s ON s.train_id = r.train_id
+	WHERE r.run_id = open_inventory.run_id
+	ON CONFLICT DO NOTHING;
+$$;
+COMMENT ON FUNCTION open_inventory(bigint) IS 'internal: create the inventory rows of a run';
+
 CREATE FUNCTION open_sales(train text, service_date date) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
@@ -412,6 +481,7 @@ BEGIN
 	SELECT tid, open_sales.service_date, t.n_stops - 1 FROM train t WHERE t.train_id = tid
 	ON CONFLICT ON CONSTRAINT run_train_id_service_date_key DO UPDATE SET status = 'open'
 	RETURNING r.run_id INTO result;
+	PERFORM open_inventory(result);
 	RETURN result;
 END
 $$;
@@ -430,6 +500,7 @@ BEGIN
 	WHERE EXISTS (SELECT 1 FROM seat s WHERE s.train_id = t.train_id)
 	ON CONFLICT ON CONSTRAINT run_train_id_service_date_key DO UPDATE SET status = 'open';
 	GET DIAGNOSTICS n = ROW_COUNT;
+	PERFORM open_inventory(r.run_id) FROM run r WHERE r.service_date = open_sales.service_date;
 	RETURN n;
 END
 $$;
@@ -487,9 +558,7 @@ DECLARE
 	new_order bigint;
 	until timestamptz := now() + hold_timeout();
 	chosen integer;
-	candidate record;
-	any_free boolean;
-	claimed_by_other integer;
+	violated text;
 BEGIN
 	IF user_id IS NULL THEN
 		RAISE EXCEPTION 'user id must not be null' USING ERRCODE = 'TK017';
@@ -519,41 +588,34 @@ BEGIN
 			USING ERRCODE = 'TK012';
 	END IF;
 
+	-- an unpaid order past its deadline no longer counts
+	WITH stale AS (
+		UPDATE orders o SET status = 'expired', closed_at = now()
+		WHERE o.user_id = grab.user_id AND o.run_id = j.run_id AND o.status = 'held'
+		  AND o.hold_until <= now()
+		RETURNING o.order_id)
+	UPDATE tickets t SET status = 'expired' FROM stale
+	WHERE t.order_id = stale.order_id AND t.status = 'held';
 	SELECT o.order_id INTO unpaid FROM orders o
-	WHERE o.user_id = grab.user_id AND o.run_id = j.run_id AND o.status = 'held'
-	  AND o.hold_until > now()
-	LIMIT 1;
+	WHERE o.user_id = grab.user_id AND o.run_id = j.run_id AND o.status = 'held';
 	IF unpaid IS NOT NULL THEN
 		RAISE EXCEPTION 'user % already has an unpaid order on this train', user_id
 			USING ERRCODE = 'TK002', DETAIL = format('Order %s is waiting for payment.', unpaid),
 			HINT = 'Pay or cancel it first.';
 	END IF;
 
-	-- Find a seat.  Candidates come best first from pick_seats(); each is
-	-- claimed with a try-lock so concurrent grabs spread over different seats
-	-- instead of queueing on one.  When every free seat is claimed by others,
-	-- wait for one of them and look again: sold out means no seat is free.
+	-- Find and lock a seat (find_seat).  Expired holds may still mark seats
+	-- as taken until the sweeper runs; before answering sold out, release
+	-- those of this run and look once more.
 	new_order := nextval('orders_order_id_seq');
-	<<search>>
-	LOOP
-		any_free := false;
-		claimed_by_other := NULL;
-		FOR candidate IN
-			SELECT p.seat_id FROM pick_seats(j.run_id, j.train_id, j.legs, j.n_legs, cls, 16) p
-		LOOP
-			any_free := true;
-			IF NOT pg_try_advisory_xact_lock((j.run_id % 2147483647)::integer, candidate.seat_id) THEN
-				claimed_by_other := coalesce(claimed_by_other, candidate.seat_id);
-				CONTINUE;
-			END IF;
-			IF claim_seat(new_order, j.run_id, candidate.seat_id, j.legs, until) THEN
-				chosen := candidate.seat_id;
-				EXIT search;
-			END IF;
-		END LOOP;
-		EXIT search WHEN NOT any_free;
-		IF claimed_by_other IS NOT NULL THEN
-			PERFORM pg_advisory_xact_lock((j.run_id % 2147483647)::integer, claimed_by_other);
+	FOR attempt IN 1..3 LOOP
+		chosen := find_seat(j.run_id, j.legs, j.n_legs, cls);
+		IF chosen IS NULL THEN
+			EXIT WHEN attempt > 1 OR release_expired_holds(j.run_id) = 0;
+		ELSIF claim_seat(new_order, j.run_id, chosen, j.legs, until) THEN
+			EXIT;
+		ELSE
+			chosen := NULL;
 		END IF;
 	END LOOP;
 
@@ -568,6 +630,13 @@ BEGIN
 		SELECT new_order, grab.user_id, j.run_id, grab.request_id, s.seat_class, j.legs, until
 		FROM seat s WHERE s.seat_id = chosen;
 	EXCEPTION WHEN unique_violation THEN
+		-- a concurrent transaction that this one's snapshot cannot see
+		-- (REPEATABLE READ or SERIALIZABLE callers) got there first
+		GET STACKED DIAGNOSTICS violated = CONSTRAINT_NAME;
+		IF violated = 'orders_one_unpaid_per_run' THEN
+			RAISE EXCEPTION 'user % already has an unpaid order on this train', user_id
+				USING ERRCODE = 'TK002', HINT = 'Pay or cancel it first.';
+		END IF;
 		RAISE EXCEPTION 'request id "%" was already used for another request', request_id
 			USING ERRCODE = 'TK013';
 	END;
@@ -576,57 +645,81 @@ END
 $$;
 COMMENT ON FUNCTION grab(bigint, text, date, text, text, text, text) IS 'hold a seat from one station to another for ticket.hold_timeout; request_id makes retries return the same order';
 
--- Free seats for a journey, best first: a seat whose neighbouring legs are
--- already taken (or that starts / ends at the route's ends) fills a gap
--- exactly, which keeps whole seats free for long journeys; then the cheapest
--- class when none was asked for; then the lowest seat.
-CREATE FUNCTION pick_seats(run_id bigint, train_id integer, legs segrange, n_legs integer,
-	wanted seat_class, max_seats integer)
-RETURNS TABLE (seat_id integer)
-LANGUAGE sql STABLE SET search_path = ticket, pg_catalog, pg_temp AS $$
-	WITH occupied AS (
-		SELECT t.seat_id,
-		       bool_or(t.legs && pick_seats.legs) AS blocked,
-		       bool_or(upper(t.legs) = lower(pick_seats.legs)) AS fits_left,
-		       bool_or(lower(t.legs) = upper(pick_seats.legs)) AS fits_right
-		FROM tickets t
-		WHERE t.run_id = pick_seats.run_id
-		  AND (t.status = 'paid' OR (t.status = 'held' AND t.hold_until > now()))
-		GROUP BY t.seat_id)
-	SELECT s.seat_id
-	FROM seat s LEFT JOIN occupied o ON o.seat_id = s.seat_id
-	WHERE s.train_id = pick_seats.train_id
-	  AND (wanted IS NULL OR s.seat_class = wanted)
-	  AND NOT coalesce(o.blocked, false)
-	ORDER BY (coalesce(o.fits_left, false) OR lower(pick_seats.legs) = 0)::integer
-	       + (coalesce(o.fits_right, false) OR upper(pick_seats.legs) = n_legs)::integer DESC,
-	         s.seat_class DESC, s.seat_id
-	LIMIT max_seats
+-- A free seat for a journey, locked for this transaction, best first: a
+-- seat whose neighbouring legs are already taken (or that starts / ends at
+-- the route's ends) fills a gap exactly, which keeps whole seats free for
+-- long journeys; then the cheapest class when none was asked for; then the
+-- lowest seat.  Seats locked by concurrent grabs are skipped; only when
+-- every free seat is locked does it wait, so sold out means none is free.
+CREATE FUNCTION find_seat(run_id bigint, legs segrange, n_legs integer, wanted seat_class)
+RETURNS integer
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	wanted_legs varbit := leg_mask(legs, n_legs);
+	nothing varbit := no_legs(n_legs);
+	a integer := lower(legs);
+	b integer := upper(legs);
+	result integer;
+BEGIN
+	SELECT rs.seat_id INTO result FROM run_seat rs
+	WHERE rs.run_id = find_seat.run_id AND (wanted IS NULL OR rs.seat_class = wanted)
+	  AND rs.taken & wanted_legs = nothing
+	ORDER BY (CASE WHEN a = 0 THEN 1 ELSE get_bit(rs.taken, a - 1) END)
+	       + (CASE WHEN b = n_legs THEN 1 ELSE get_bit(rs.taken, b) END) DESC,
+	         rs.seat_class DESC, rs.seat_id
+	LIMIT 1 FOR UPDATE SKIP LOCKED;
+	IF result IS NULL THEN
+		SELECT rs.seat_id INTO result FROM run_seat rs
+		WHERE rs.run_id = find_seat.run_id AND (wanted IS NULL OR rs.seat_class = wanted)
+		  AND rs.taken & wanted_legs = nothing
+		ORDER BY rs.seat_class DESC, rs.seat_id
+		LIMIT 1 FOR UPDATE;
+	END IF;
+	RETURN result;
+END
 $$;
-COMMENT ON FUNCTION pick_seats(bigint, integer, segrange, integer, seat_class, integer) IS 'free seats for a journey, best fit first (see README, seat choice)';
+COMMENT ON FUNCTION find_seat(bigint, segrange, integer, seat_class) IS 'internal: lock and return the best free seat for a journey (see README, seat choice), NULL if none';
 
--- Take one seat for an order: release expired holds in the way, then insert.
--- The exclusion constraint has the last word; losing to it is not an error.
+-- Release the expired holds of a run (orders and tickets); returns how many.
+CREATE FUNCTION release_expired_holds(run_id bigint) RETURNS integer
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	n integer;
+BEGIN
+	WITH due AS (
+		SELECT DISTINCT t.order_id FROM tickets t
+		WHERE t.run_id = release_expired_holds.run_id AND t.status = 'held' AND t.hold_until <= now()),
+	locked AS (
+		SELECT o.order_id FROM orders o JOIN due USING (order_id)
+		WHERE o.status = 'held' FOR UPDATE OF o SKIP LOCKED),
+	released AS (
+		UPDATE tickets t SET status = 'expired' FROM locked
+		WHERE t.order_id = locked.order_id AND t.status = 'held')
+	UPDATE orders o SET status = 'expired', closed_at = now()
+	FROM locked WHERE o.order_id = locked.order_id;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION release_expired_holds(bigint) IS 'internal: expire the unpaid holds of one run that are past their deadline';
+
+-- Take one seat for an order.  The exclusion constraint has the last word.
 CREATE FUNCTION claim_seat(order_id bigint, run_id bigint, seat_id integer, legs segrange,
 	hold_until timestamptz) RETURNS boolean
 LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 BEGIN
-	WITH released AS (
-		UPDATE tickets t SET status = 'expired'
-		WHERE t.run_id = claim_seat.run_id AND t.seat_id = claim_seat.seat_id
-		  AND t.legs && claim_seat.legs AND t.status = 'held' AND t.hold_until <= now()
-		RETURNING t.order_id)
-	UPDATE orders o SET status = 'expired', closed_at = now()
-	FROM released r WHERE o.order_id = r.order_id AND o.status = 'held';
-
 	INSERT INTO tickets (order_id, run_id, seat_id, legs, status, hold_until)
 	VALUES (claim_seat.order_id, claim_seat.run_id, claim_seat.seat_id, claim_seat.legs, 'held',
 		claim_seat.hold_until);
 	RETURN true;
 EXCEPTION WHEN exclusion_violation THEN
+	-- the inventory said free but a live ticket overlaps: repair the row
+	UPDATE tickets t SET status = t.status
+	WHERE t.run_id = claim_seat.run_id AND t.seat_id = claim_seat.seat_id AND t.status IN ('held', 'paid');
 	RETURN false;
 END
 $$;
+
 COMMENT ON FUNCTION claim_seat(bigint, bigint, integer, segrange, timestamptz) IS 'internal: insert a held ticket for a seat, false if the seat was taken meanwhile';
 
 CREATE FUNCTION order_row(order_id bigint)
@@ -807,7 +900,8 @@ REVOKE EXECUTE ON FUNCTION add_station(text, text, text), add_train(text, text[]
 	grab(bigint, text, date, text, text, text, text), confirm(bigint), cancel(bigint), refund(bigint),
 	expire_holds(), schedule_jobs(text), unschedule_jobs(),
 	claim_seat(bigint, bigint, integer, segrange, timestamptz), set_order_status(bigint, text),
-	lock_order(bigint)
+	lock_order(bigint), find_seat(bigint, segrange, integer, seat_class),
+	release_expired_holds(bigint), open_inventory(bigint), sync_run_seat()
 	FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA ticket TO ticket_admin, ticket_app;

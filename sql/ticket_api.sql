@@ -154,6 +154,7 @@ SET ticket.hold_timeout = '1s';
 SHOW ticket.hold_timeout;
 SELECT hold_timeout();
 SELECT order_id AS short_hold, seat_no FROM grab(400, 'G1', '2026-02-01', 'VNP', 'AOH', 'first') \gset
+SELECT order_id AS other_short_hold FROM grab(399, 'G1', '2026-02-01', 'VNP', 'AOH', 'first') \gset
 RESET ticket.hold_timeout;
 SELECT hold_timeout();
 SELECT regress_error($$SET ticket.hold_timeout = 0$$);
@@ -166,11 +167,13 @@ SELECT * FROM remaining('G1', '2026-02-01', 'VNP', 'AOH') WHERE seat_class = 'fi
 SELECT regress_error(format('SELECT confirm(%s)', :short_hold));
 SELECT status FROM orders WHERE order_id = :short_hold;
 -- the stale hold does not count as an unpaid order: the user may grab again
+-- (and that grab expires it)
 SELECT seat_class, legs FROM grab(400, 'G1', '2026-02-01', 'VNP', 'JGK', 'second');
--- the sweeper releases it, once
+SELECT o.status, t.status FROM orders o JOIN tickets t USING (order_id) WHERE o.order_id = :short_hold;
+-- the sweeper releases the other one, once
 SELECT expire_holds() AS swept;
 SELECT expire_holds() AS swept_again;
-SELECT o.status, t.status FROM orders o JOIN tickets t USING (order_id) WHERE o.order_id = :short_hold;
+SELECT o.status, t.status FROM orders o JOIN tickets t USING (order_id) WHERE o.order_id = :other_short_hold;
 SELECT cancel(:short_hold) AS cancel_of_expired;
 SELECT regress_error(format('SELECT confirm(%s)', :short_hold));
 
