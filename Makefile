@@ -18,7 +18,7 @@ TESTS = $(wildcard sql/*.sql)
 REGRESS = segrange_input segrange_ops segrange_index segrange_exclusion ticket_api extension_lifecycle
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/temp.conf
 
-ISOLATION = segrange_exclusion
+ISOLATION = segrange_exclusion grab_last_seat grab_same_user confirm_vs_expiry cancel_vs_confirm grab_repeatable_read
 ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=test/isolation/temp.conf \
 	--inputdir=test/isolation --outputdir=test/isolation/output
 

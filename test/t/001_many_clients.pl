@@ -26,6 +26,8 @@ max_connections = 100
 fsync = off
 synchronous_commit = off
 log_min_messages = warning
+log_statement = none
+log_lock_waits = on
 deadlock_timeout = 100ms
 });
 $node->start;
