@@ -213,10 +213,13 @@ COMMENT ON TYPE booking IS 'an order as ticket.grab() returns it';
 -- lookups -------------------------------------------------------------------
 
 CREATE FUNCTION station_id(station text) RETURNS integer
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = ticket, pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
 	result integer;
 BEGIN
+	IF station IS NULL THEN
+		RAISE EXCEPTION 'station must not be null' USING ERRCODE = 'TK017';
+	END IF;
 	SELECT s.station_id INTO result FROM station s
 	WHERE s.code = upper(btrim(station)) OR s.name = btrim(station)
 	ORDER BY s.code = upper(btrim(station)) DESC LIMIT 1;
@@ -230,10 +233,13 @@ $$;
 COMMENT ON FUNCTION station_id(text) IS 'station by telegraph code or name; error TK009 if unknown';
 
 CREATE FUNCTION train_id(train text) RETURNS integer
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = ticket, pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
 	result integer;
 BEGIN
+	IF train IS NULL THEN
+		RAISE EXCEPTION 'train must not be null' USING ERRCODE = 'TK017';
+	END IF;
 	SELECT t.train_id INTO result FROM train t WHERE t.code = upper(btrim(train));
 	IF result IS NULL THEN
 		RAISE EXCEPTION 'no such train: "%"', train USING ERRCODE = 'TK007';

@@ -53,6 +53,9 @@ SELECT regress_error($$SELECT add_carriage('G1', 4, 'second', 0, 'ABCDF')$$);
 SELECT regress_error($$SELECT add_carriage('G1', 4, 'second', 2, 'ABCDG')$$);
 SELECT regress_error($$SELECT add_carriage('G1', 4, 'second', 2, 'AAB')$$);
 SELECT regress_error($$SELECT add_carriage('G9', 1, 'second', 2, 'AB')$$);
+SELECT regress_error($$SELECT add_carriage(NULL, 1, 'second', 2, 'AB')$$);
+SELECT regress_error($$SELECT open_sales(NULL, '2026-02-01')$$);
+SELECT regress_error($$SELECT add_train('G2', ARRAY['VNP', NULL])$$);
 -- default layouts: a 16-car G train has 1,193 seats, D and C 576
 SELECT add_train('G7', ARRAY['VNP', 'AOH']) > 0, add_train('D5', ARRAY['NKH', 'AOH']) > 0,
        add_train('K48', ARRAY['VNP', 'JGK']) > 0;
