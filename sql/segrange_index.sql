@@ -10,6 +10,9 @@ SET search_path = ticket, public;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS ticket CASCADE;
 RESET client_min_messages;
+-- Plans with disabled scan types look expensive enough to trigger JIT, which
+-- only costs time here.
+SET jit = off;
 
 -- The three operator classes pass the core validator.
 SELECT opcname, amname, amvalidate(opc.oid)
@@ -51,12 +54,18 @@ CREATE INDEX segidx_sorted_gist ON segidx_sorted USING gist (r);
 CREATE TABLE public.segidx_insert (id int, r segrange);
 CREATE INDEX segidx_insert_gist ON segidx_insert USING gist (r);
 INSERT INTO segidx_insert SELECT * FROM segidx_base ORDER BY (id * 7919) % 100019, id;
+-- Buffering build: the third way CREATE INDEX can fill a GiST index.
+CREATE TABLE public.segidx_buffered AS
+SELECT * FROM segidx_base ORDER BY (id * 7919) % 100019, id;
+CREATE INDEX segidx_buffered_gist ON segidx_buffered USING gist (r) WITH (buffering = on);
+-- The sorted build packs its pages; inserting row by row leaves them part full.
+SELECT pg_relation_size('segidx_sorted_gist') < pg_relation_size('segidx_insert_gist') AS sorted_build_is_denser;
 -- A btree and a hash index, each alone on its own copy.
 CREATE TABLE public.segidx_btree AS SELECT * FROM segidx_base;
 CREATE INDEX segidx_btree_idx ON segidx_btree USING btree (r);
 CREATE TABLE public.segidx_hash AS SELECT * FROM segidx_base;
 CREATE INDEX segidx_hash_idx ON segidx_hash USING hash (r);
-VACUUM ANALYZE segidx_base, segidx_sorted, segidx_insert, segidx_btree, segidx_hash;
+VACUUM ANALYZE segidx_base, segidx_sorted, segidx_insert, segidx_buffered, segidx_btree, segidx_hash;
 
 -- Query values: for the segment operators ...
 CREATE TABLE public.segidx_q (op text, qtype text, q text);
@@ -64,13 +73,12 @@ INSERT INTO segidx_q
 SELECT op, 'ticket.segrange', q
 FROM unnest(ARRAY['<<', '&<', '&&', '&>', '>>', '@>', '<@', '-|-', '=', '<>',
 				  '<', '<=', '>', '>=']) AS op,
-	unnest(ARRAY['[0,1)', '[1,2)', '[500,501)', '[250,260)', '[100,400)',
-				 '[0,1000)', '[998,1000)', '[999,1000)', '[0,32767)',
-				 '[1000,1001)', '[32766,32767)', '[700,703)']) AS q;
+	unnest(ARRAY['[0,1)', '[500,501)', '[250,260)', '[100,400)', '[0,1000)',
+				 '[999,1000)', '[0,32767)', '[1000,1001)', '[32766,32767)']) AS q;
 -- ... and for segrange @> integer.
 INSERT INTO segidx_q
 SELECT '@>', 'integer', q
-FROM unnest(ARRAY['-1', '0', '1', '500', '998', '999', '1000', '32766', '32767']) AS q;
+FROM unnest(ARRAY['-1', '0', '500', '999', '1000', '32767']) AS q;
 
 --
 -- segidx_run(tbl, op, qtype, q, mode) runs
@@ -132,15 +140,17 @@ SELECT count(*) AS queries, bool_and(plan_ok) AS all_seq_scans,
 FROM segidx_expected;
 
 --
--- GiST, sorted and insert builds, bitmap / plain / index-only scans.
+-- GiST: the sorted build with bitmap, plain and index-only scans; the insert
+-- build with bitmap and plain scans; the buffering build with bitmap scans.
 --
 CREATE TABLE public.segidx_got AS
 SELECT tbl, mode, e.op, e.qtype, e.q,
 	e.n AS want_n, CASE WHEN mode = 'ionly' THEN e.value_digest ELSE e.digest END AS want_digest,
 	g.*
 FROM segidx_expected e,
-	unnest(ARRAY['segidx_sorted', 'segidx_insert']) AS tbl,
-	unnest(ARRAY['bitmap', 'index', 'ionly']) AS mode,
+	(VALUES ('segidx_sorted', 'bitmap'), ('segidx_sorted', 'index'),
+			('segidx_sorted', 'ionly'), ('segidx_insert', 'bitmap'),
+			('segidx_insert', 'index'), ('segidx_buffered', 'bitmap')) AS m(tbl, mode),
 	LATERAL segidx_run(tbl, e.op, e.qtype, e.q, mode) AS g;
 
 SELECT tbl, mode, count(*) AS queries,
@@ -169,6 +179,13 @@ EXPLAIN (COSTS OFF) SELECT id FROM segidx_sorted WHERE r @> 500;
 EXPLAIN (COSTS OFF) SELECT id FROM segidx_sorted WHERE r -|- '[250,260)';
 EXPLAIN (COSTS OFF) SELECT id FROM segidx_insert WHERE r <@ '[100,400)';
 EXPLAIN (COSTS OFF) SELECT id FROM segidx_insert WHERE r = '[500,501)';
+-- Written the other way round, value first, the commuted operator is used.
+EXPLAIN (COSTS OFF) SELECT id FROM segidx_sorted WHERE 500 <@ r;
+EXPLAIN (COSTS OFF) SELECT id FROM segidx_sorted WHERE '[250,260)' <@ r;
+SELECT (SELECT count(*) FROM segidx_sorted WHERE 500 <@ r) AS int_contained_by_index,
+	(SELECT count(*) FROM segidx_base WHERE r::int4range @> 500) AS int4range_seqscan,
+	(SELECT count(*) FROM segidx_sorted WHERE '[250,260)' <@ r) AS contained_by_index,
+	(SELECT count(*) FROM segidx_base WHERE r::int4range @> int4range(250, 260)) AS int4range_seqscan;
 RESET enable_seqscan;
 -- Selective queries pick the index without any nudging.
 EXPLAIN (COSTS OFF) SELECT id FROM segidx_sorted WHERE r @> '[250,260)';
@@ -235,5 +252,5 @@ SELECT count(*) AS queries,
 FROM segidx_q WHERE q IN ('[250,260)', '[0,1)', '500');
 
 DROP FUNCTION segidx_run(text, text, text, text, text);
-DROP TABLE segidx_base, segidx_sorted, segidx_insert, segidx_btree, segidx_hash,
+DROP TABLE segidx_base, segidx_sorted, segidx_insert, segidx_buffered, segidx_btree, segidx_hash,
 	segidx_q, segidx_expected, segidx_got, segidx_btree_got, segidx_hash_got;

@@ -153,28 +153,30 @@ CREATE TABLE run_seat (
 );
 COMMENT ON TABLE run_seat IS 'inventory of a run: per seat, the legs held or sold (bit i = leg i), kept equal to the live tickets by a trigger';
 
+-- Applied as bit operations on the row's latest version, so concurrent
+-- changes to one seat compose (a recount from this statement's snapshot
+-- would lose a change committed while it waited for the row lock).  Exact,
+-- because live tickets of a seat never share a leg.
 CREATE FUNCTION sync_run_seat() RETURNS trigger
 LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
-	changed tickets;
+	was_live boolean := TG_OP <> 'INSERT' AND OLD.status IN ('held', 'paid');
+	is_live boolean := TG_OP <> 'DELETE' AND NEW.status IN ('held', 'paid');
+	moved boolean := TG_OP = 'UPDATE'
+		AND (OLD.run_id, OLD.seat_id, OLD.legs) IS DISTINCT FROM (NEW.run_id, NEW.seat_id, NEW.legs);
 BEGIN
-	changed := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
-	UPDATE run_seat rs SET taken = coalesce((
-		SELECT bit_or(leg_mask(t.legs, length(rs.taken))) FROM tickets t
-		WHERE t.run_id = rs.run_id AND t.seat_id = rs.seat_id AND t.status IN ('held', 'paid')),
-		no_legs(length(rs.taken)))
-	WHERE rs.run_id = changed.run_id AND rs.seat_id = changed.seat_id;
-	IF TG_OP = 'UPDATE' AND (OLD.run_id, OLD.seat_id) IS DISTINCT FROM (NEW.run_id, NEW.seat_id) THEN
-		UPDATE run_seat rs SET taken = coalesce((
-			SELECT bit_or(leg_mask(t.legs, length(rs.taken))) FROM tickets t
-			WHERE t.run_id = rs.run_id AND t.seat_id = rs.seat_id AND t.status IN ('held', 'paid')),
-			no_legs(length(rs.taken)))
+	IF was_live AND (moved OR NOT is_live) THEN
+		UPDATE run_seat rs SET taken = rs.taken & ~leg_mask(OLD.legs, length(rs.taken))
 		WHERE rs.run_id = OLD.run_id AND rs.seat_id = OLD.seat_id;
+	END IF;
+	IF is_live AND (moved OR NOT was_live) THEN
+		UPDATE run_seat rs SET taken = rs.taken | leg_mask(NEW.legs, length(rs.taken))
+		WHERE rs.run_id = NEW.run_id AND rs.seat_id = NEW.seat_id;
 	END IF;
 	RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION sync_run_seat() IS 'trigger: recompute a seat''s taken legs from its live tickets';
+COMMENT ON FUNCTION sync_run_seat() IS 'trigger: add or remove a ticket''s legs to or from its seat''s inventory row as it becomes live or stops being live';
 
 CREATE TRIGGER tickets_sync_run_seat
 	AFTER INSERT OR DELETE OR UPDATE OF status, legs, run_id, seat_id ON tickets
@@ -595,13 +597,12 @@ BEGIN
 	END IF;
 
 	-- an unpaid order past its deadline no longer counts
-	WITH stale AS (
-		UPDATE orders o SET status = 'expired', closed_at = now()
+	PERFORM expire_orders(array_agg(o.order_id)) FROM (
+		SELECT o.order_id FROM orders o
 		WHERE o.user_id = grab.user_id AND o.run_id = j.run_id AND o.status = 'held'
 		  AND o.hold_until <= now()
-		RETURNING o.order_id)
-	UPDATE tickets t SET status = 'expired' FROM stale
-	WHERE t.order_id = stale.order_id AND t.status = 'held';
+		FOR UPDATE) o
+	HAVING count(*) > 0;
 	SELECT o.order_id INTO unpaid FROM orders o
 	WHERE o.user_id = grab.user_id AND o.run_id = j.run_id AND o.status = 'held';
 	IF unpaid IS NOT NULL THEN
@@ -686,26 +687,38 @@ END
 $$;
 COMMENT ON FUNCTION find_seat(bigint, segrange, integer, seat_class) IS 'internal: lock and return the best free seat for a journey (see README, seat choice), NULL if none';
 
--- Release the expired holds of a run (orders and tickets); returns how many.
-CREATE FUNCTION release_expired_holds(run_id bigint) RETURNS integer
+-- Expire held orders (the caller has locked them) and release their seats,
+-- locking the inventory rows in a fixed order first, as set_order_status()
+-- does, so sweepers and payments never deadlock on them.
+CREATE FUNCTION expire_orders(order_ids bigint[]) RETURNS integer
 LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
 	n integer;
 BEGIN
-	WITH due AS (
-		SELECT DISTINCT t.order_id FROM tickets t
-		WHERE t.run_id = release_expired_holds.run_id AND t.status = 'held' AND t.hold_until <= now()),
-	locked AS (
-		SELECT o.order_id FROM orders o JOIN due USING (order_id)
-		WHERE o.status = 'held' FOR UPDATE OF o SKIP LOCKED),
-	released AS (
-		UPDATE tickets t SET status = 'expired' FROM locked
-		WHERE t.order_id = locked.order_id AND t.status = 'held')
+	PERFORM 1 FROM run_seat rs
+	WHERE (rs.run_id, rs.seat_id) IN (
+		SELECT t.run_id, t.seat_id FROM tickets t WHERE t.order_id = ANY (order_ids))
+	ORDER BY rs.run_id, rs.seat_id
+	FOR UPDATE;
+	UPDATE tickets t SET status = 'expired'
+	WHERE t.order_id = ANY (order_ids) AND t.status = 'held';
 	UPDATE orders o SET status = 'expired', closed_at = now()
-	FROM locked WHERE o.order_id = locked.order_id;
+	WHERE o.order_id = ANY (order_ids) AND o.status = 'held';
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
 END
+$$;
+COMMENT ON FUNCTION expire_orders(bigint[]) IS 'internal: move locked held orders and their tickets to expired';
+
+-- Release the expired holds of a run; returns how many orders expired.
+-- Orders being confirmed or cancelled right now (locked) are left to them.
+CREATE FUNCTION release_expired_holds(run_id bigint) RETURNS integer
+LANGUAGE sql SET search_path = ticket, pg_catalog, pg_temp AS $$
+	SELECT expire_orders(coalesce(array_agg(o.order_id), '{}')) FROM (
+		SELECT o.order_id FROM orders o
+		WHERE o.run_id = release_expired_holds.run_id AND o.status = 'held' AND o.hold_until <= now()
+		ORDER BY o.order_id
+		FOR UPDATE SKIP LOCKED) o;
 $$;
 COMMENT ON FUNCTION release_expired_holds(bigint) IS 'internal: expire the unpaid holds of one run that are past their deadline';
 
@@ -719,9 +732,14 @@ BEGIN
 		claim_seat.hold_until);
 	RETURN true;
 EXCEPTION WHEN exclusion_violation THEN
-	-- the inventory said free but a live ticket overlaps: repair the row
-	UPDATE tickets t SET status = t.status
-	WHERE t.run_id = claim_seat.run_id AND t.seat_id = claim_seat.seat_id AND t.status IN ('held', 'paid');
+	-- The inventory said free but a live ticket overlaps.  That cannot
+	-- happen while the trigger keeps them equal; if it ever does, recount
+	-- the row (this transaction holds its lock) and let grab look again.
+	UPDATE run_seat rs SET taken = coalesce((
+		SELECT bit_or(leg_mask(t.legs, length(rs.taken))) FROM tickets t
+		WHERE t.run_id = rs.run_id AND t.seat_id = rs.seat_id AND t.status IN ('held', 'paid')),
+		no_legs(length(rs.taken)))
+	WHERE rs.run_id = claim_seat.run_id AND rs.seat_id = claim_seat.seat_id;
 	RETURN false;
 END
 $$;
@@ -755,8 +773,16 @@ END
 $$;
 COMMENT ON FUNCTION lock_order(bigint) IS 'internal: the order, locked for update; error TK006 if unknown';
 
+-- Locks the inventory rows of the order's seats before touching its tickets:
+-- grab() locks an inventory row and then inserts a ticket, so taking the
+-- locks in the same order here is what keeps the two from deadlocking.
 CREATE FUNCTION set_order_status(order_id bigint, new_status text) RETURNS text
 LANGUAGE sql SET search_path = ticket, pg_catalog, pg_temp AS $$
+	SELECT 1 FROM run_seat rs
+	WHERE (rs.run_id, rs.seat_id) IN (
+		SELECT t.run_id, t.seat_id FROM tickets t WHERE t.order_id = set_order_status.order_id)
+	ORDER BY rs.run_id, rs.seat_id
+	FOR UPDATE;
 	UPDATE tickets t SET status = new_status WHERE t.order_id = set_order_status.order_id;
 	UPDATE orders o SET status = new_status,
 		paid_at = CASE WHEN new_status = 'paid' THEN now() ELSE o.paid_at END,
@@ -828,23 +854,13 @@ $$;
 COMMENT ON FUNCTION refund(bigint) IS 'refund a paid order: its seat returns to sale; idempotent; error TK005 if not paid';
 
 CREATE FUNCTION expire_holds() RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
-DECLARE
-	n integer;
-BEGIN
+LANGUAGE sql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
 	-- SKIP LOCKED: an order being confirmed right now is left to confirm().
-	WITH due AS (
+	SELECT expire_orders(coalesce(array_agg(o.order_id), '{}')) FROM (
 		SELECT o.order_id FROM orders o
 		WHERE o.status = 'held' AND o.hold_until <= now()
-		FOR UPDATE SKIP LOCKED),
-	released AS (
-		UPDATE tickets t SET status = 'expired' FROM due
-		WHERE t.order_id = due.order_id AND t.status = 'held')
-	UPDATE orders o SET status = 'expired', closed_at = now()
-	FROM due WHERE o.order_id = due.order_id;
-	GET DIAGNOSTICS n = ROW_COUNT;
-	RETURN n;
-END
+		ORDER BY o.order_id
+		FOR UPDATE SKIP LOCKED) o;
 $$;
 COMMENT ON FUNCTION expire_holds() IS 'release every unpaid hold past its deadline; returns how many orders expired (pg_cron runs it, see schedule_jobs)';
 
@@ -907,7 +923,7 @@ REVOKE EXECUTE ON FUNCTION add_station(text, text, text), add_train(text, text[]
 	expire_holds(), schedule_jobs(text), unschedule_jobs(),
 	claim_seat(bigint, bigint, integer, segrange, timestamptz), set_order_status(bigint, text),
 	lock_order(bigint), find_seat(bigint, segrange, integer, seat_class),
-	release_expired_holds(bigint), open_inventory(bigint), sync_run_seat()
+	release_expired_holds(bigint), expire_orders(bigint[]), open_inventory(bigint), sync_run_seat()
 	FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA ticket TO ticket_admin, ticket_app;

@@ -264,6 +264,50 @@ BEGIN
 END
 \$\$;
 
+-- after the rush: for every journey and class, grab() must sell a seat exactly
+-- when remaining() says one is left (each grab is undone at once)
+CREATE FUNCTION rush.grab_disagrees() RETURNS SETOF text LANGUAGE plpgsql AS \$\$
+DECLARE
+	q record;
+	k integer := 0;
+	got bigint;
+	verdict text;
+BEGIN
+	FOR q IN
+		SELECT t.code AS train, r.service_date, a.stop_no AS i, b.stop_no AS j,
+		       sa.code AS from_st, sb.code AS to_st, x.seat_class, x.remaining
+		FROM ticket.run r JOIN ticket.train t USING (train_id)
+		JOIN ticket.stop a ON a.train_id = r.train_id
+		JOIN ticket.stop b ON b.train_id = r.train_id AND b.stop_no > a.stop_no
+		JOIN ticket.station sa ON sa.station_id = a.station_id
+		JOIN ticket.station sb ON sb.station_id = b.station_id,
+		LATERAL ticket.remaining(t.code, r.service_date, sa.code, sb.code) x
+		ORDER BY 1, 3, 4, 7
+	LOOP
+		k := k + 1;
+		verdict := NULL;
+		BEGIN
+			SELECT g.order_id INTO got
+			FROM ticket.grab(1000000 + k, q.train, q.service_date, q.from_st, q.to_st, q.seat_class) g;
+			IF q.remaining = 0 THEN
+				verdict := 'grab sold a seat';
+			END IF;
+			RAISE EXCEPTION 'undo' USING ERRCODE = 'RU001';
+		EXCEPTION
+			WHEN SQLSTATE 'RU001' THEN NULL;
+			WHEN SQLSTATE 'TK001' THEN
+				IF q.remaining > 0 THEN
+					verdict := 'grab said sold out';
+				END IF;
+		END;
+		IF verdict IS NOT NULL THEN
+			RETURN NEXT format('%s [%s,%s) %s: remaining %s but %s', q.train, q.i, q.j, q.seat_class,
+				q.remaining, verdict);
+		END IF;
+	END LOOP;
+END
+\$\$;
+
 -- the sweeping client
 CREATE FUNCTION rush.sweep() RETURNS integer LANGUAGE plpgsql AS \$\$
 DECLARE
@@ -414,6 +458,26 @@ is($compared, 15 * 3 + 6 * 2 + 15 * 3 + 6 * 2, 'every journey and class compared
 is($mismatched, '0', 'remaining() equals the brute-force recount everywhere')
   or diag $detail;
 note "hot run journeys/classes with nothing left at the end: $hot_zero";
+
+# (e) grab() agrees with remaining(): it sells exactly where a seat is left -------
+
+is($node->safe_psql('rush', "SELECT string_agg(d, '; ') FROM rush.grab_disagrees() d"),
+	'', 'grab() sells a seat exactly where remaining() says one is left');
+
+# no deadlocks: every failure of the API under concurrency is one of its SQLSTATEs
+
+my $log = PostgreSQL::Test::Utils::slurp_file($node->logfile);
+my @deadlocks;
+while ($log =~ /ERROR:  deadlock detected\n(.*?)STATEMENT:/sg)
+{
+	my $detail = $1;
+	my ($where) = $detail =~ /CONTEXT:  (while [^\n]*)/;
+	my @calls = $detail =~ /PL\/pgSQL function (?:ticket\.)?(\w+)\(/g;
+	@calls = grep { $_ !~ /^(step|grab_disagrees)$/ } @calls;
+	push @deadlocks, join(' < ', grep { defined } (@calls, $where));
+}
+is(scalar(@deadlocks), 0, 'no deadlocks between clients (SQLSTATE 40P01)')
+  or diag "deadlock victims were in:\n" . join("\n", @deadlocks);
 
 $node->stop;
 done_testing();
