@@ -26,10 +26,32 @@ CREATE FUNCTION leg_mask(legs segrange, route_legs integer) RETURNS varbit
 	AS 'MODULE_PATHNAME', 'segrange_leg_mask' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION leg_mask(segrange, integer) IS 'the legs of a segment as a bit string of the route''s length (bit i = leg i)';
 
-CREATE FUNCTION no_legs(route_legs integer) RETURNS varbit
-	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-	RETURN repeat('0', route_legs)::varbit;
-COMMENT ON FUNCTION no_legs(integer) IS 'the empty leg set of a route: a bit string of zeros';
+-- Seat maps: per carriage and run, the taken legs of every seat as bitmaps,
+-- searched and updated in C (src/seatmap.c).
+CREATE FUNCTION seatmap_new(n_seats integer, n_legs integer) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'seatmap_new' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION seatmap_take(map bytea, seat integer, legs segrange) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'seatmap_take_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION seatmap_release(map bytea, seat integer, legs segrange) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'seatmap_release_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION seatmap_best(map bytea, legs segrange) RETURNS integer
+	AS 'MODULE_PATHNAME', 'seatmap_best_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION seatmap_best_score(map bytea, legs segrange) RETURNS integer
+	AS 'MODULE_PATHNAME', 'seatmap_best_score_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION seatmap_free(map bytea, legs segrange) RETURNS integer
+	AS 'MODULE_PATHNAME', 'seatmap_free_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION seatmap_free(map bytea, legs segrange, released_seats integer[], released_legs segrange[]) RETURNS integer
+	AS 'MODULE_PATHNAME', 'seatmap_free_releasing_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION seatmap_seat_legs(map bytea, seat integer) RETURNS varbit
+	AS 'MODULE_PATHNAME', 'seatmap_seat_legs_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION seatmap_new(integer, integer) IS 'an empty seat map of n seats and n legs';
+COMMENT ON FUNCTION seatmap_take(bytea, integer, segrange) IS 'the map with the legs of a seat marked taken';
+COMMENT ON FUNCTION seatmap_release(bytea, integer, segrange) IS 'the map with the legs of a seat marked free';
+COMMENT ON FUNCTION seatmap_best(bytea, segrange) IS 'the best free seat of the map for a journey (see README, seat choice), NULL if none';
+COMMENT ON FUNCTION seatmap_best_score(bytea, segrange) IS 'how well the best free seat fits the journey: 2 both ends meet taken legs or route ends, 1 one, 0 none; NULL if no seat is free';
+COMMENT ON FUNCTION seatmap_free(bytea, segrange) IS 'number of seats free on every leg of the journey';
+COMMENT ON FUNCTION seatmap_free(bytea, segrange, integer[], segrange[]) IS 'number of seats free on every leg of the journey if the listed (seat, legs) bookings were released';
+COMMENT ON FUNCTION seatmap_seat_legs(bytea, integer) IS 'the taken legs of one seat as a bit string, leg 0 first';
 
 -- timetable -----------------------------------------------------------------
 
@@ -84,11 +106,14 @@ CREATE TABLE seat (
 	carriage_no integer NOT NULL,
 	seat_no text NOT NULL,
 	seat_class seat_class NOT NULL,
+	seat_index integer NOT NULL CHECK (seat_index >= 0),
 	FOREIGN KEY (train_id, carriage_no) REFERENCES carriage ON DELETE CASCADE,
-	UNIQUE (train_id, carriage_no, seat_no)
+	UNIQUE (train_id, carriage_no, seat_no),
+	UNIQUE (train_id, carriage_no, seat_index)
 );
 CREATE INDEX seat_train_class_idx ON seat (train_id, seat_class, seat_id);
 COMMENT ON TABLE seat IS 'every seat of a train, numbered 12306 style: row and position letter, e.g. 05A';
+COMMENT ON COLUMN seat.seat_index IS 'position of the seat in its carriage''s seat map, from 0';
 
 -- sales ---------------------------------------------------------------------
 
@@ -140,24 +165,26 @@ CREATE TABLE tickets (
 CREATE INDEX tickets_order_idx ON tickets (order_id);
 CREATE INDEX tickets_holds_idx ON tickets (run_id, hold_until) WHERE status = 'held';
 
--- The inventory: one row per seat of a run with the legs taken on it, so a
--- grab finds a free seat by scanning one narrow row per seat, and locks the
--- row it takes (FOR UPDATE SKIP LOCKED) so concurrent grabs spread out.
--- It is derived from tickets by a trigger, never written by the API itself.
-CREATE TABLE run_seat (
+-- The inventory: one row per carriage of a run holding the seat map of its
+-- seats (which legs of each are held or sold).  A grab searches the maps in C
+-- and locks the one carriage it takes a seat from (FOR UPDATE SKIP LOCKED),
+-- so concurrent grabs spread over carriages and grabs on different runs never
+-- wait on each other.  The maps are derived from tickets by a trigger; the
+-- API never writes them directly.
+CREATE TABLE run_carriage (
 	run_id bigint NOT NULL REFERENCES run ON DELETE CASCADE,
-	seat_id integer NOT NULL REFERENCES seat ON DELETE CASCADE,
+	carriage_no integer NOT NULL,
 	seat_class seat_class NOT NULL,
-	taken varbit NOT NULL,
-	PRIMARY KEY (run_id, seat_id)
+	seats integer NOT NULL,
+	map bytea NOT NULL,
+	PRIMARY KEY (run_id, carriage_no)
 );
-COMMENT ON TABLE run_seat IS 'inventory of a run: per seat, the legs held or sold (bit i = leg i), kept equal to the live tickets by a trigger';
+ALTER TABLE run_carriage ALTER COLUMN map SET STORAGE main;
+COMMENT ON TABLE run_carriage IS 'inventory of a run: per carriage, the seat map of taken legs, kept equal to the live tickets by a trigger';
 
--- Applied as bit operations on the row's latest version, so concurrent
--- changes to one seat compose (a recount from this statement's snapshot
--- would lose a change committed while it waited for the row lock).  Exact,
--- because live tickets of a seat never share a leg.
-CREATE FUNCTION sync_run_seat() RETURNS trigger
+-- Seat maps change by taking or releasing exactly a ticket's legs, applied
+-- to the row's latest version, so concurrent changes to one carriage compose.
+CREATE FUNCTION sync_seat_map() RETURNS trigger
 LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
 	was_live boolean := TG_OP <> 'INSERT' AND OLD.status IN ('held', 'paid');
@@ -166,21 +193,23 @@ DECLARE
 		AND (OLD.run_id, OLD.seat_id, OLD.legs) IS DISTINCT FROM (NEW.run_id, NEW.seat_id, NEW.legs);
 BEGIN
 	IF was_live AND (moved OR NOT is_live) THEN
-		UPDATE run_seat rs SET taken = rs.taken & ~leg_mask(OLD.legs, length(rs.taken))
-		WHERE rs.run_id = OLD.run_id AND rs.seat_id = OLD.seat_id;
+		UPDATE run_carriage rc SET map = seatmap_release(rc.map, s.seat_index, OLD.legs)
+		FROM seat s
+		WHERE s.seat_id = OLD.seat_id AND rc.run_id = OLD.run_id AND rc.carriage_no = s.carriage_no;
 	END IF;
 	IF is_live AND (moved OR NOT was_live) THEN
-		UPDATE run_seat rs SET taken = rs.taken | leg_mask(NEW.legs, length(rs.taken))
-		WHERE rs.run_id = NEW.run_id AND rs.seat_id = NEW.seat_id;
+		UPDATE run_carriage rc SET map = seatmap_take(rc.map, s.seat_index, NEW.legs)
+		FROM seat s
+		WHERE s.seat_id = NEW.seat_id AND rc.run_id = NEW.run_id AND rc.carriage_no = s.carriage_no;
 	END IF;
 	RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION sync_run_seat() IS 'trigger: add or remove a ticket''s legs to or from its seat''s inventory row as it becomes live or stops being live';
+COMMENT ON FUNCTION sync_seat_map() IS 'trigger: take or release a ticket''s legs in its carriage''s seat map as it becomes live or stops being live';
 
-CREATE TRIGGER tickets_sync_run_seat
+CREATE TRIGGER tickets_sync_seat_map
 	AFTER INSERT OR DELETE OR UPDATE OF status, legs, run_id, seat_id ON tickets
-	FOR EACH ROW EXECUTE FUNCTION sync_run_seat();
+	FOR EACH ROW EXECUTE FUNCTION sync_seat_map();
 
 COMMENT ON TABLE tickets IS 'seats sold or held: legs of one seat on one run; live (held or paid) tickets never overlap';
 
@@ -199,7 +228,7 @@ SELECT pg_catalog.pg_extension_config_dump('orders', '');
 SELECT pg_catalog.pg_extension_config_dump('orders_order_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('tickets', '');
 SELECT pg_catalog.pg_extension_config_dump('tickets_ticket_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('run_seat', '');
+SELECT pg_catalog.pg_extension_config_dump('run_carriage', '');
 
 CREATE TYPE booking AS (
 	order_id bigint,
@@ -285,33 +314,51 @@ $$;
 COMMENT ON FUNCTION checked_seat_class(text) IS 'seat class by name or 12306 code; error TK014 if unknown';
 
 -- The run and the legs of a journey, with every check a caller can fail.
+-- One query resolves everything (it runs on every grab and every query);
+-- the checks below only look at what it found.
 CREATE FUNCTION journey(train text, service_date date, from_station text, to_station text,
 	OUT run_id bigint, OUT train_id integer, OUT legs segrange, OUT n_legs integer,
 	OUT run_status text)
 LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
-	from_stop integer;
-	to_stop integer;
+	found_train boolean;
 	from_id integer;
 	to_id integer;
+	from_stop integer;
+	to_stop integer;
 BEGIN
 	IF train IS NULL OR service_date IS NULL OR from_station IS NULL OR to_station IS NULL THEN
 		RAISE EXCEPTION 'train, service date, from and to stations must not be null'
 			USING ERRCODE = 'TK017';
 	END IF;
-	journey.train_id := ticket.train_id(train);
-	from_id := station_id(from_station);
-	to_id := station_id(to_station);
-	SELECT s.stop_no INTO from_stop FROM stop s
-	WHERE s.train_id = journey.train_id AND s.station_id = from_id;
-	IF from_stop IS NULL THEN
-		RAISE EXCEPTION 'station "%" is not on the route of train %', from_station, upper(train)
-			USING ERRCODE = 'TK010';
+	SELECT t.train_id IS NOT NULL, t.train_id, f.station_id, d.station_id, a.stop_no, b.stop_no,
+	       r.run_id, r.n_legs, r.status
+	INTO found_train, journey.train_id, from_id, to_id, from_stop, to_stop,
+	     journey.run_id, journey.n_legs, journey.run_status
+	FROM (SELECT 1) one
+	LEFT JOIN train t ON t.code = upper(btrim(train))
+	LEFT JOIN LATERAL (
+		SELECT s.station_id FROM station s
+		WHERE s.code = upper(btrim(from_station)) OR s.name = btrim(from_station)
+		ORDER BY s.code = upper(btrim(from_station)) DESC LIMIT 1) f ON true
+	LEFT JOIN LATERAL (
+		SELECT s.station_id FROM station s
+		WHERE s.code = upper(btrim(to_station)) OR s.name = btrim(to_station)
+		ORDER BY s.code = upper(btrim(to_station)) DESC LIMIT 1) d ON true
+	LEFT JOIN stop a ON a.train_id = t.train_id AND a.station_id = f.station_id
+	LEFT JOIN stop b ON b.train_id = t.train_id AND b.station_id = d.station_id
+	LEFT JOIN run r ON r.train_id = t.train_id AND r.service_date = journey.service_date;
+
+	IF NOT found_train THEN
+		RAISE EXCEPTION 'no such train: "%"', train USING ERRCODE = 'TK007';
 	END IF;
-	SELECT s.stop_no INTO to_stop FROM stop s
-	WHERE s.train_id = journey.train_id AND s.station_id = to_id;
-	IF to_stop IS NULL THEN
-		RAISE EXCEPTION 'station "%" is not on the route of train %', to_station, upper(train)
+	IF from_id IS NULL OR to_id IS NULL THEN
+		RAISE EXCEPTION 'no such station: "%"', CASE WHEN from_id IS NULL THEN from_station ELSE to_station END
+			USING ERRCODE = 'TK009', HINT = 'Give a telegraph code such as VNP or a name such as 北京南.';
+	END IF;
+	IF from_stop IS NULL OR to_stop IS NULL THEN
+		RAISE EXCEPTION 'station "%" is not on the route of train %',
+			CASE WHEN from_stop IS NULL THEN from_station ELSE to_station END, upper(train)
 			USING ERRCODE = 'TK010';
 	END IF;
 	IF from_stop >= to_stop THEN
@@ -319,8 +366,6 @@ BEGIN
 			USING ERRCODE = 'TK011',
 			DETAIL = format('"%s" is stop %s and "%s" is stop %s.', from_station, from_stop, to_station, to_stop);
 	END IF;
-	SELECT r.run_id, r.n_legs, r.status INTO journey.run_id, journey.n_legs, journey.run_status
-	FROM run r WHERE r.train_id = journey.train_id AND r.service_date = journey.service_date;
 	IF journey.run_id IS NULL THEN
 		RAISE EXCEPTION 'no such run: train % on %', upper(train), service_date
 			USING ERRCODE = 'TK008', HINT = 'An administrator opens sales with ticket.open_sales().';
@@ -412,16 +457,16 @@ BEGIN
 		RAISE EXCEPTION 'carriage % of train % already exists', carriage_no, upper(train) USING ERRCODE = 'TK016';
 	END IF;
 	INSERT INTO carriage VALUES (tid, carriage_no, cls, seat_rows, upper(layout));
-	INSERT INTO seat (train_id, carriage_no, seat_no, seat_class)
-	SELECT tid, carriage_no, lpad(r::text, 2, '0') || substr(upper(layout), p, 1), cls
+	INSERT INTO seat (train_id, carriage_no, seat_no, seat_class, seat_index)
+	SELECT tid, carriage_no, lpad(r::text, 2, '0') || substr(upper(layout), p, 1), cls,
+		(r - 1) * length(layout) + p - 1
 	FROM generate_series(1, seat_rows) r, generate_series(1, length(layout)) p
 	ORDER BY r, p;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	-- runs already on sale get the new seats too
-	INSERT INTO run_seat (run_id, seat_id, seat_class, taken)
-	SELECT r.run_id, s.seat_id, s.seat_class, no_legs(r.n_legs)
-	FROM run r JOIN seat s ON s.train_id = r.train_id AND s.carriage_no = add_carriage.carriage_no
-	WHERE r.train_id = tid;
+	INSERT INTO run_carriage (run_id, carriage_no, seat_class, seats, map)
+	SELECT r.run_id, add_carriage.carriage_no, cls, n, seatmap_new(n, r.n_legs)
+	FROM run r WHERE r.train_id = tid;
 	RETURN n;
 END
 $$;
@@ -464,9 +509,10 @@ COMMENT ON FUNCTION add_default_layout(text) IS 'give a train a realistic layout
 -- Seats of a run that have no inventory row yet get one with nothing taken.
 CREATE FUNCTION open_inventory(run_id bigint) RETURNS void
 LANGUAGE sql SET search_path = ticket, pg_catalog, pg_temp AS $$
-	INSERT INTO run_seat (run_id, seat_id, seat_class, taken)
-	SELECT r.run_id, s.seat_id, s.seat_class, no_legs(r.n_legs)
-	FROM run r JOIN seat s ON s.train_id = r.train_id
+	INSERT INTO run_carriage (run_id, carriage_no, seat_class, seats, map)
+	SELECT r.run_id, c.carriage_no, c.seat_class, c.seat_rows * length(c.layout),
+		seatmap_new(c.seat_rows * length(c.layout), r.n_legs)
+	FROM run r JOIN carriage c ON c.train_id = r.train_id
 	WHERE r.run_id = open_inventory.run_id
 	ON CONFLICT DO NOTHING;
 $$;
@@ -532,6 +578,7 @@ COMMENT ON FUNCTION close_sales(text, date) IS 'stop sales of a run; tickets alr
 
 -- applications --------------------------------------------------------------
 
+-- Counts from the seat maps.  Read-only: no writes, no locks, so it runs on a hot standby too.
 CREATE FUNCTION remaining(train text, service_date date, from_station text, to_station text)
 RETURNS TABLE (seat_class text, remaining integer)
 LANGUAGE plpgsql STABLE SET search_path = ticket, pg_catalog, pg_temp AS $$
@@ -539,17 +586,31 @@ DECLARE
 	j record;
 BEGIN
 	SELECT * INTO j FROM journey(train, service_date, from_station, to_station);
-	RETURN QUERY
-	SELECT c.seat_class::text, (c.total - coalesce(taken.n, 0))::integer
-	FROM (SELECT k.seat_class, sum(k.seat_rows * length(k.layout)) AS total
-	      FROM carriage k WHERE k.train_id = j.train_id GROUP BY k.seat_class) c
-	LEFT JOIN (
-		SELECT s.seat_class, count(DISTINCT t.seat_id) AS n
-		FROM tickets t JOIN seat s ON s.seat_id = t.seat_id
-		WHERE t.run_id = j.run_id AND t.legs && j.legs
-		  AND (t.status = 'paid' OR (t.status = 'held' AND t.hold_until > now()))
-		GROUP BY s.seat_class) taken ON taken.seat_class = c.seat_class
-	ORDER BY c.seat_class;
+	-- Holds that have expired but are not swept yet are still in the maps:
+	-- when there are any, count as if they were released.
+	IF EXISTS (SELECT 1 FROM tickets t
+	           WHERE t.run_id = j.run_id AND t.status = 'held' AND t.hold_until <= now()) THEN
+		RETURN QUERY
+		WITH expired AS (
+			SELECT s.carriage_no, array_agg(s.seat_index) AS seats, array_agg(t.legs) AS legs
+			FROM tickets t JOIN seat s ON s.seat_id = t.seat_id
+			WHERE t.run_id = j.run_id AND t.status = 'held' AND t.hold_until <= now()
+			GROUP BY s.carriage_no)
+		SELECT rc.seat_class::text,
+		       sum(CASE WHEN e.carriage_no IS NULL THEN seatmap_free(rc.map, j.legs)
+		                ELSE seatmap_free(rc.map, j.legs, e.seats, e.legs) END)::integer
+		FROM run_carriage rc LEFT JOIN expired e ON e.carriage_no = rc.carriage_no
+		WHERE rc.run_id = j.run_id
+		GROUP BY rc.seat_class
+		ORDER BY rc.seat_class;
+	ELSE
+		RETURN QUERY
+		SELECT rc.seat_class::text, sum(seatmap_free(rc.map, j.legs))::integer
+		FROM run_carriage rc
+		WHERE rc.run_id = j.run_id
+		GROUP BY rc.seat_class
+		ORDER BY rc.seat_class;
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION remaining(text, date, text, text) IS 'seats free on every leg from one station to another, per class (expired holds count as free)';
@@ -616,7 +677,7 @@ BEGIN
 	-- those of this run and look once more.
 	new_order := nextval('orders_order_id_seq');
 	FOR attempt IN 1..3 LOOP
-		chosen := find_seat(j.run_id, j.legs, j.n_legs, cls);
+		chosen := find_seat(j.run_id, j.train_id, j.legs, cls);
 		IF chosen IS NULL THEN
 			EXIT WHEN attempt > 1 OR release_expired_holds(j.run_id) = 0;
 		ELSIF claim_seat(new_order, j.run_id, chosen, j.legs, until) THEN
@@ -652,40 +713,90 @@ END
 $$;
 COMMENT ON FUNCTION grab(bigint, text, date, text, text, text, text) IS 'hold a seat from one station to another for ticket.hold_timeout; request_id makes retries return the same order';
 
--- A free seat for a journey, locked for this transaction, best first: a
--- seat whose neighbouring legs are already taken (or that starts / ends at
--- the route's ends) fills a gap exactly, which keeps whole seats free for
--- long journeys; then the cheapest class when none was asked for; then the
--- lowest seat.  Seats locked by concurrent grabs are skipped; only when
--- every free seat is locked does it wait, so sold out means none is free.
-CREATE FUNCTION find_seat(run_id bigint, legs segrange, n_legs integer, wanted seat_class)
+-- A free seat for a journey, best first (see README, seat choice), with its
+-- carriage's inventory row locked for this transaction.  Carriages are tried
+-- in the order of their best seat; one being changed by a concurrent grab is
+-- skipped; only when every carriage with a free seat is locked does it wait,
+-- so sold out means no seat is free.
+CREATE FUNCTION find_seat(run_id bigint, train_id integer, legs segrange, wanted seat_class)
 RETURNS integer
 LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
-	wanted_legs varbit := leg_mask(legs, n_legs);
-	nothing varbit := no_legs(n_legs);
-	a integer := lower(legs);
-	b integer := upper(legs);
-	result integer;
+	candidate record;
+	best_index integer;
+	locked boolean;
 BEGIN
-	SELECT rs.seat_id INTO result FROM run_seat rs
-	WHERE rs.run_id = find_seat.run_id AND (wanted IS NULL OR rs.seat_class = wanted)
-	  AND rs.taken & wanted_legs = nothing
-	ORDER BY (CASE WHEN a = 0 THEN 1 ELSE get_bit(rs.taken, a - 1) END)
-	       + (CASE WHEN b = n_legs THEN 1 ELSE get_bit(rs.taken, b) END) DESC,
-	         rs.seat_class DESC, rs.seat_id
-	LIMIT 1 FOR UPDATE SKIP LOCKED;
-	IF result IS NULL THEN
-		SELECT rs.seat_id INTO result FROM run_seat rs
-		WHERE rs.run_id = find_seat.run_id AND (wanted IS NULL OR rs.seat_class = wanted)
-		  AND rs.taken & wanted_legs = nothing
-		ORDER BY rs.seat_class DESC, rs.seat_id
-		LIMIT 1 FOR UPDATE;
-	END IF;
-	RETURN result;
+	FOR pass IN 1..2 LOOP
+		FOR candidate IN
+			SELECT rc.carriage_no FROM run_carriage rc
+			WHERE rc.run_id = find_seat.run_id AND (wanted IS NULL OR rc.seat_class = wanted)
+			  AND seatmap_best_score(rc.map, legs) IS NOT NULL
+			ORDER BY seatmap_best_score(rc.map, legs) DESC, rc.seat_class DESC, rc.carriage_no
+		LOOP
+			IF pass = 1 THEN
+				PERFORM 1 FROM run_carriage rc
+				WHERE rc.run_id = find_seat.run_id AND rc.carriage_no = candidate.carriage_no
+				FOR UPDATE SKIP LOCKED;
+				locked := FOUND;
+			ELSE
+				PERFORM 1 FROM run_carriage rc
+				WHERE rc.run_id = find_seat.run_id AND rc.carriage_no = candidate.carriage_no
+				FOR UPDATE;
+				locked := true;
+			END IF;
+			CONTINUE WHEN NOT locked;
+			-- a new statement: it sees the latest map, which this lock now guards
+			SELECT seatmap_best(rc.map, legs) INTO best_index FROM run_carriage rc
+			WHERE rc.run_id = find_seat.run_id AND rc.carriage_no = candidate.carriage_no;
+			IF best_index IS NOT NULL THEN
+				RETURN (SELECT s.seat_id FROM seat s
+				        WHERE s.train_id = find_seat.train_id AND s.carriage_no = candidate.carriage_no
+				          AND s.seat_index = best_index);
+			END IF;
+		END LOOP;
+	END LOOP;
+	RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION find_seat(bigint, segrange, integer, seat_class) IS 'internal: lock and return the best free seat for a journey (see README, seat choice), NULL if none';
+COMMENT ON FUNCTION find_seat(bigint, integer, segrange, seat_class) IS 'internal: the best free seat for a journey with its carriage locked, NULL if none';
+
+-- Lock the inventory rows of the orders' carriages in a fixed order, before
+-- their tickets change: grab() locks an inventory row and then inserts a
+-- ticket, so taking locks in the same order keeps the two from deadlocking.
+CREATE FUNCTION lock_inventory_of(order_ids bigint[]) RETURNS void
+LANGUAGE sql SET search_path = ticket, pg_catalog, pg_temp AS $$
+	SELECT 1 FROM run_carriage rc
+	WHERE (rc.run_id, rc.carriage_no) IN (
+		SELECT t.run_id, s.carriage_no FROM tickets t JOIN seat s USING (seat_id)
+		WHERE t.order_id = ANY (order_ids))
+	ORDER BY rc.run_id, rc.carriage_no
+	FOR UPDATE OF rc;
+$$;
+COMMENT ON FUNCTION lock_inventory_of(bigint[]) IS 'internal: lock the inventory rows the orders'' tickets live in';
+
+-- Recompute one carriage's seat map from its live tickets.
+CREATE FUNCTION rebuild_seat_map(run_id bigint, carriage_no integer) RETURNS void
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	fresh bytea;
+	booked record;
+BEGIN
+	SELECT seatmap_new(rc.seats, r.n_legs) INTO fresh
+	FROM run_carriage rc JOIN run r USING (run_id)
+	WHERE rc.run_id = rebuild_seat_map.run_id AND rc.carriage_no = rebuild_seat_map.carriage_no
+	FOR UPDATE OF rc;
+	FOR booked IN
+		SELECT s.seat_index, t.legs FROM tickets t JOIN seat s USING (seat_id)
+		WHERE t.run_id = rebuild_seat_map.run_id AND s.carriage_no = rebuild_seat_map.carriage_no
+		  AND t.status IN ('held', 'paid')
+	LOOP
+		fresh := seatmap_take(fresh, booked.seat_index, booked.legs);
+	END LOOP;
+	UPDATE run_carriage rc SET map = fresh
+	WHERE rc.run_id = rebuild_seat_map.run_id AND rc.carriage_no = rebuild_seat_map.carriage_no;
+END
+$$;
+COMMENT ON FUNCTION rebuild_seat_map(bigint, integer) IS 'recompute the seat map of one carriage of a run from its live tickets (repair; never needed in normal operation)';
 
 -- Expire held orders (the caller has locked them) and release their seats,
 -- locking the inventory rows in a fixed order first, as set_order_status()
@@ -695,11 +806,7 @@ LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
 	n integer;
 BEGIN
-	PERFORM 1 FROM run_seat rs
-	WHERE (rs.run_id, rs.seat_id) IN (
-		SELECT t.run_id, t.seat_id FROM tickets t WHERE t.order_id = ANY (order_ids))
-	ORDER BY rs.run_id, rs.seat_id
-	FOR UPDATE;
+	PERFORM lock_inventory_of(order_ids);
 	UPDATE tickets t SET status = 'expired'
 	WHERE t.order_id = ANY (order_ids) AND t.status = 'held';
 	UPDATE orders o SET status = 'expired', closed_at = now()
@@ -735,11 +842,8 @@ EXCEPTION WHEN exclusion_violation THEN
 	-- The inventory said free but a live ticket overlaps.  That cannot
 	-- happen while the trigger keeps them equal; if it ever does, recount
 	-- the row (this transaction holds its lock) and let grab look again.
-	UPDATE run_seat rs SET taken = coalesce((
-		SELECT bit_or(leg_mask(t.legs, length(rs.taken))) FROM tickets t
-		WHERE t.run_id = rs.run_id AND t.seat_id = rs.seat_id AND t.status IN ('held', 'paid')),
-		no_legs(length(rs.taken)))
-	WHERE rs.run_id = claim_seat.run_id AND rs.seat_id = claim_seat.seat_id;
+	PERFORM rebuild_seat_map(claim_seat.run_id, s.carriage_no)
+	FROM seat s WHERE s.seat_id = claim_seat.seat_id;
 	RETURN false;
 END
 $$;
@@ -778,11 +882,7 @@ COMMENT ON FUNCTION lock_order(bigint) IS 'internal: the order, locked for updat
 -- locks in the same order here is what keeps the two from deadlocking.
 CREATE FUNCTION set_order_status(order_id bigint, new_status text) RETURNS text
 LANGUAGE sql SET search_path = ticket, pg_catalog, pg_temp AS $$
-	SELECT 1 FROM run_seat rs
-	WHERE (rs.run_id, rs.seat_id) IN (
-		SELECT t.run_id, t.seat_id FROM tickets t WHERE t.order_id = set_order_status.order_id)
-	ORDER BY rs.run_id, rs.seat_id
-	FOR UPDATE;
+	SELECT lock_inventory_of(ARRAY[set_order_status.order_id]);
 	UPDATE tickets t SET status = new_status WHERE t.order_id = set_order_status.order_id;
 	UPDATE orders o SET status = new_status,
 		paid_at = CASE WHEN new_status = 'paid' THEN now() ELSE o.paid_at END,
@@ -922,8 +1022,10 @@ REVOKE EXECUTE ON FUNCTION add_station(text, text, text), add_train(text, text[]
 	grab(bigint, text, date, text, text, text, text), confirm(bigint), cancel(bigint), refund(bigint),
 	expire_holds(), schedule_jobs(text), unschedule_jobs(),
 	claim_seat(bigint, bigint, integer, segrange, timestamptz), set_order_status(bigint, text),
-	lock_order(bigint), find_seat(bigint, segrange, integer, seat_class),
-	release_expired_holds(bigint), expire_orders(bigint[]), open_inventory(bigint), sync_run_seat()
+	lock_order(bigint),
+	release_expired_holds(bigint), expire_orders(bigint[]), open_inventory(bigint), sync_seat_map(),
+	find_seat(bigint, integer, segrange, seat_class), lock_inventory_of(bigint[]),
+	rebuild_seat_map(bigint, integer)
 	FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA ticket TO ticket_admin, ticket_app;

@@ -1,0 +1,229 @@
+/*-------------------------------------------------------------------------
+ *
+ * seatmap_sql.c
+ *	  SQL access to carriage seat maps (bytea values, see seatmap.h).
+ *	  Thin wrappers: every one checks its input and calls seatmap.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/varbit.h"
+#include "utils/builtins.h"
+
+#include "seatmap.h"
+#include "segrange.h"
+
+PG_FUNCTION_INFO_V1(seatmap_new);
+PG_FUNCTION_INFO_V1(seatmap_take_sql);
+PG_FUNCTION_INFO_V1(seatmap_release_sql);
+PG_FUNCTION_INFO_V1(seatmap_best_sql);
+PG_FUNCTION_INFO_V1(seatmap_best_score_sql);
+PG_FUNCTION_INFO_V1(seatmap_free_sql);
+PG_FUNCTION_INFO_V1(seatmap_free_releasing_sql);
+PG_FUNCTION_INFO_V1(seatmap_seat_legs_sql);
+
+static const SeatMap *
+map_arg(bytea *value)
+{
+	const SeatMap *map = (const SeatMap *) VARDATA_ANY(value);
+
+	if (!seatmap_valid(map, VARSIZE_ANY_EXHDR(value)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid seat map"),
+				 errdetail("The value's length does not match its seat and leg counts.")));
+	return map;
+}
+
+static void
+check_legs(const SeatMap *map, Segment legs)
+{
+	if (!seatmap_fits(map, legs))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("segment [%d,%d) does not fit a seat map of %d legs",
+						legs.lower, legs.upper, map->n_legs)));
+}
+
+static void
+check_seat(const SeatMap *map, int32 seat)
+{
+	if (seat < 0 || seat >= map->n_seats)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("seat %d is not in a seat map of %d seats", seat, map->n_seats)));
+}
+
+/*
+ * Taking and releasing set and clear bits without asking what was there:
+ * the exclusion constraint on tickets, not the map, decides whether a seat
+ * may be sold, and idempotent updates let pg_restore load tickets and maps
+ * in either order.
+ */
+
+/* A modifiable copy of the map argument. */
+static bytea *
+copy_map(bytea *value, SeatMap **map)
+{
+	const SeatMap *source = map_arg(value);
+	size_t		len = VARSIZE_ANY_EXHDR(value);
+	bytea	   *result = palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(result, VARHDRSZ + len);
+	memcpy(VARDATA(result), source, len);
+	*map = (SeatMap *) VARDATA(result);
+	return result;
+}
+
+Datum
+seatmap_new(PG_FUNCTION_ARGS)
+{
+	int32		n_seats = PG_GETARG_INT32(0);
+	int32		n_legs = PG_GETARG_INT32(1);
+	size_t		len = seatmap_size(n_seats, n_legs);
+	bytea	   *result;
+
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a seat map has 1 to %d seats and 1 to %d legs, not %d and %d",
+						SEATMAP_MAX_SEATS, SEGMENT_MAX_STOP, n_seats, n_legs)));
+	result = palloc(VARHDRSZ + len);
+	SET_VARSIZE(result, VARHDRSZ + len);
+	seatmap_init((SeatMap *) VARDATA(result), n_seats, n_legs);
+	PG_RETURN_BYTEA_P(result);
+}
+
+Datum
+seatmap_take_sql(PG_FUNCTION_ARGS)
+{
+	SeatMap    *map;
+	bytea	   *result = copy_map(PG_GETARG_BYTEA_PP(0), &map);
+	int32		seat = PG_GETARG_INT32(1);
+	Segment		legs = PG_GETARG_SEGMENT(2);
+
+	check_seat(map, seat);
+	check_legs(map, legs);
+	seatmap_take(map, seat, legs);
+	PG_RETURN_BYTEA_P(result);
+}
+
+Datum
+seatmap_release_sql(PG_FUNCTION_ARGS)
+{
+	SeatMap    *map;
+	bytea	   *result = copy_map(PG_GETARG_BYTEA_PP(0), &map);
+	int32		seat = PG_GETARG_INT32(1);
+	Segment		legs = PG_GETARG_SEGMENT(2);
+
+	check_seat(map, seat);
+	check_legs(map, legs);
+	seatmap_release(map, seat, legs);
+	PG_RETURN_BYTEA_P(result);
+}
+
+Datum
+seatmap_best_sql(PG_FUNCTION_ARGS)
+{
+	const SeatMap *map = map_arg(PG_GETARG_BYTEA_PP(0));
+	Segment		legs = PG_GETARG_SEGMENT(1);
+	int			seat;
+
+	check_legs(map, legs);
+	seat = seatmap_best(map, legs, NULL);
+	if (seat < 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT32(seat);
+}
+
+Datum
+seatmap_best_score_sql(PG_FUNCTION_ARGS)
+{
+	const SeatMap *map = map_arg(PG_GETARG_BYTEA_PP(0));
+	Segment		legs = PG_GETARG_SEGMENT(1);
+	int			score;
+
+	check_legs(map, legs);
+	if (seatmap_best(map, legs, &score) < 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT32(score);
+}
+
+Datum
+seatmap_free_sql(PG_FUNCTION_ARGS)
+{
+	const SeatMap *map = map_arg(PG_GETARG_BYTEA_PP(0));
+	Segment		legs = PG_GETARG_SEGMENT(1);
+
+	check_legs(map, legs);
+	PG_RETURN_INT32(seatmap_count_free(map, legs));
+}
+
+/* seatmap_free(map, legs, seats int[], released segrange[]) */
+Datum
+seatmap_free_releasing_sql(PG_FUNCTION_ARGS)
+{
+	const SeatMap *map = map_arg(PG_GETARG_BYTEA_PP(0));
+	Segment		legs = PG_GETARG_SEGMENT(1);
+	ArrayType  *seats_array = PG_GETARG_ARRAYTYPE_P(2);
+	ArrayType  *legs_array = PG_GETARG_ARRAYTYPE_P(3);
+	Datum	   *seat_datums;
+	Datum	   *leg_datums;
+	bool	   *seat_nulls;
+	bool	   *leg_nulls;
+	int			n_seats;
+	int			n_legs;
+	int		   *seats;
+	Segment    *released;
+	int			n = 0;
+	int			i;
+
+	check_legs(map, legs);
+	deconstruct_array(seats_array, INT4OID, 4, true, TYPALIGN_INT,
+					  &seat_datums, &seat_nulls, &n_seats);
+	deconstruct_array(legs_array, ARR_ELEMTYPE(legs_array), 4, true, TYPALIGN_INT,
+					  &leg_datums, &leg_nulls, &n_legs);
+	if (n_seats != n_legs)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("seat and leg arrays must have the same length, not %d and %d",
+						n_seats, n_legs)));
+	seats = palloc(sizeof(int) * (n_seats + 1));
+	released = palloc(sizeof(Segment) * (n_seats + 1));
+	for (i = 0; i < n_seats; i++)
+	{
+		if (seat_nulls[i] || leg_nulls[i])
+			continue;
+		seats[n] = DatumGetInt32(seat_datums[i]);
+		released[n] = DatumGetSegment(leg_datums[i]);
+		n++;
+	}
+	PG_RETURN_INT32(seatmap_count_free_releasing(map, legs, seats, released, n));
+}
+
+/* The taken legs of one seat as a bit string (leg 0 first), for pictures. */
+Datum
+seatmap_seat_legs_sql(PG_FUNCTION_ARGS)
+{
+	const SeatMap *map = map_arg(PG_GETARG_BYTEA_PP(0));
+	int32		seat = PG_GETARG_INT32(1);
+	StringInfoData buf;
+	int			leg;
+
+	check_seat(map, seat);
+	initStringInfo(&buf);
+	for (leg = 0; leg < map->n_legs; leg++)
+	{
+		Segment		one = {leg, leg + 1};
+
+		appendStringInfoChar(&buf, seatmap_is_free(map, seat, one) ? '0' : '1');
+	}
+	PG_RETURN_DATUM(DirectFunctionCall3(varbit_in, CStringGetDatum(buf.data),
+										ObjectIdGetDatum(InvalidOid),
+										Int32GetDatum(-1)));
+}
