@@ -52,10 +52,15 @@ word_mask(Segment legs, int w)
 	int			first = w * 32;
 	int			lo = legs.lower > first ? legs.lower - first : 0;
 	int			hi = legs.upper < first + 32 ? legs.upper - first : 32;
-	uint32_t	upto_hi = hi >= 32 ? UINT32_MAX : ((uint32_t) 1 << hi) - 1;
-	uint32_t	from_lo = ((uint32_t) 1 << lo) - 1;
+	uint32_t	upto_hi;
+	uint32_t	from_lo;
 
-	return lo >= hi ? 0 : upto_hi & ~from_lo;
+	/* a segment that misses this word entirely: no shift may see its bounds */
+	if (lo >= hi)
+		return 0;
+	upto_hi = hi >= 32 ? UINT32_MAX : ((uint32_t) 1 << hi) - 1;
+	from_lo = ((uint32_t) 1 << lo) - 1;
+	return upto_hi & ~from_lo;
 }
 
 static inline const uint32_t *
