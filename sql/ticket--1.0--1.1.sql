@@ -717,42 +717,49 @@ COMMENT ON FUNCTION grab(bigint, text, date, text, text, text, text) IS 'hold a 
 -- carriage's inventory row locked for this transaction.  Carriages are tried
 -- in the order of their best seat; one being changed by a concurrent grab is
 -- skipped; only when every carriage with a free seat is locked does it wait,
--- so sold out means no seat is free.
+-- so sold out means no seat is free.  Each attempt runs in a subtransaction
+-- that gives the row lock back when the carriage turns out to be full, so a
+-- grab never holds one carriage while it waits for another (no deadlocks).
 CREATE FUNCTION find_seat(run_id bigint, train_id integer, legs segrange, wanted seat_class)
 RETURNS integer
 LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
 	candidate record;
 	best_index integer;
-	locked boolean;
 BEGIN
 	FOR pass IN 1..2 LOOP
 		FOR candidate IN
-			SELECT rc.carriage_no FROM run_carriage rc
-			WHERE rc.run_id = find_seat.run_id AND (wanted IS NULL OR rc.seat_class = wanted)
-			  AND seatmap_best_score(rc.map, legs) IS NOT NULL
-			ORDER BY seatmap_best_score(rc.map, legs) DESC, rc.seat_class DESC, rc.carriage_no
+			SELECT c.carriage_no FROM (
+				SELECT rc.carriage_no, rc.seat_class, seatmap_best_score(rc.map, legs) AS score
+				FROM run_carriage rc
+				WHERE rc.run_id = find_seat.run_id AND (wanted IS NULL OR rc.seat_class = wanted)
+				OFFSET 0) c
+			WHERE c.score IS NOT NULL
+			ORDER BY c.score DESC, c.seat_class DESC, c.carriage_no
 		LOOP
-			IF pass = 1 THEN
-				PERFORM 1 FROM run_carriage rc
-				WHERE rc.run_id = find_seat.run_id AND rc.carriage_no = candidate.carriage_no
-				FOR UPDATE SKIP LOCKED;
-				locked := FOUND;
-			ELSE
-				PERFORM 1 FROM run_carriage rc
-				WHERE rc.run_id = find_seat.run_id AND rc.carriage_no = candidate.carriage_no
-				FOR UPDATE;
-				locked := true;
-			END IF;
-			CONTINUE WHEN NOT locked;
-			-- a new statement: it sees the latest map, which this lock now guards
-			SELECT seatmap_best(rc.map, legs) INTO best_index FROM run_carriage rc
-			WHERE rc.run_id = find_seat.run_id AND rc.carriage_no = candidate.carriage_no;
-			IF best_index IS NOT NULL THEN
+			BEGIN
+				IF pass = 1 THEN
+					PERFORM 1 FROM run_carriage rc
+					WHERE rc.run_id = find_seat.run_id AND rc.carriage_no = candidate.carriage_no
+					FOR UPDATE SKIP LOCKED;
+					CONTINUE WHEN NOT FOUND;
+				ELSE
+					PERFORM 1 FROM run_carriage rc
+					WHERE rc.run_id = find_seat.run_id AND rc.carriage_no = candidate.carriage_no
+					FOR UPDATE;
+				END IF;
+				-- a new statement: it sees the latest map, which the lock now guards
+				SELECT seatmap_best(rc.map, legs) INTO best_index FROM run_carriage rc
+				WHERE rc.run_id = find_seat.run_id AND rc.carriage_no = candidate.carriage_no;
+				IF best_index IS NULL THEN
+					RAISE EXCEPTION USING ERRCODE = 'TKZ01';	-- filled up meanwhile
+				END IF;
 				RETURN (SELECT s.seat_id FROM seat s
 				        WHERE s.train_id = find_seat.train_id AND s.carriage_no = candidate.carriage_no
 				          AND s.seat_index = best_index);
-			END IF;
+			EXCEPTION WHEN SQLSTATE 'TKZ01' THEN
+				NULL;	-- the subtransaction's end released the carriage: try the next
+			END;
 		END LOOP;
 	END LOOP;
 	RETURN NULL;
