@@ -624,6 +624,7 @@ DECLARE
 	cls ticket.seat_class := checked_seat_class(seat_class);
 	existing orders%ROWTYPE;
 	unpaid bigint;
+	stale boolean;
 	new_order bigint;
 	until timestamptz := now() + hold_timeout();
 	chosen integer;
@@ -657,15 +658,15 @@ BEGIN
 			USING ERRCODE = 'TK012';
 	END IF;
 
-	-- an unpaid order past its deadline no longer counts
-	PERFORM expire_orders(array_agg(o.order_id)) FROM (
-		SELECT o.order_id FROM orders o
-		WHERE o.user_id = grab.user_id AND o.run_id = j.run_id AND o.status = 'held'
-		  AND o.hold_until <= now()
-		FOR UPDATE) o
-	HAVING count(*) > 0;
-	SELECT o.order_id INTO unpaid FROM orders o
-	WHERE o.user_id = grab.user_id AND o.run_id = j.run_id AND o.status = 'held';
+	-- at most one unpaid order per user and run (a unique index says so);
+	-- one past its deadline no longer counts and is expired here
+	SELECT o.order_id, o.hold_until <= now() INTO unpaid, stale FROM orders o
+	WHERE o.user_id = grab.user_id AND o.run_id = j.run_id AND o.status = 'held'
+	FOR UPDATE;
+	IF stale THEN
+		PERFORM expire_orders(ARRAY[unpaid]);
+		unpaid := NULL;
+	END IF;
 	IF unpaid IS NOT NULL THEN
 		RAISE EXCEPTION 'user % already has an unpaid order on this train', user_id
 			USING ERRCODE = 'TK002', DETAIL = format('Order %s is waiting for payment.', unpaid),
@@ -771,13 +772,15 @@ COMMENT ON FUNCTION find_seat(bigint, integer, segrange, seat_class) IS 'interna
 -- their tickets change: grab() locks an inventory row and then inserts a
 -- ticket, so taking locks in the same order keeps the two from deadlocking.
 CREATE FUNCTION lock_inventory_of(order_ids bigint[]) RETURNS void
-LANGUAGE sql SET search_path = ticket, pg_catalog, pg_temp AS $$
-	SELECT 1 FROM run_carriage rc
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM 1 FROM run_carriage rc
 	WHERE (rc.run_id, rc.carriage_no) IN (
 		SELECT t.run_id, s.carriage_no FROM tickets t JOIN seat s USING (seat_id)
 		WHERE t.order_id = ANY (order_ids))
 	ORDER BY rc.run_id, rc.carriage_no
 	FOR UPDATE OF rc;
+END
 $$;
 COMMENT ON FUNCTION lock_inventory_of(bigint[]) IS 'internal: lock the inventory rows the orders'' tickets live in';
 
@@ -813,6 +816,9 @@ LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
 	n integer;
 BEGIN
+	IF coalesce(cardinality(order_ids), 0) = 0 THEN
+		RETURN 0;
+	END IF;
 	PERFORM lock_inventory_of(order_ids);
 	UPDATE tickets t SET status = 'expired'
 	WHERE t.order_id = ANY (order_ids) AND t.status = 'held';
@@ -827,12 +833,19 @@ COMMENT ON FUNCTION expire_orders(bigint[]) IS 'internal: move locked held order
 -- Release the expired holds of a run; returns how many orders expired.
 -- Orders being confirmed or cancelled right now (locked) are left to them.
 CREATE FUNCTION release_expired_holds(run_id bigint) RETURNS integer
-LANGUAGE sql SET search_path = ticket, pg_catalog, pg_temp AS $$
-	SELECT expire_orders(coalesce(array_agg(o.order_id), '{}')) FROM (
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN (SELECT expire_orders(coalesce(array_agg(o.order_id), '{}')) FROM (
+		-- found through tickets_holds_idx: orders has no index by run, so
+		-- that no plan ever prefers one to the unique (user, run) index
 		SELECT o.order_id FROM orders o
-		WHERE o.run_id = release_expired_holds.run_id AND o.status = 'held' AND o.hold_until <= now()
+		WHERE o.order_id IN (
+			SELECT t.order_id FROM tickets t
+			WHERE t.run_id = release_expired_holds.run_id AND t.status = 'held' AND t.hold_until <= now())
+		  AND o.status = 'held' AND o.hold_until <= now()
 		ORDER BY o.order_id
-		FOR UPDATE SKIP LOCKED) o;
+		FOR UPDATE OF o SKIP LOCKED) o);
+END
 $$;
 COMMENT ON FUNCTION release_expired_holds(bigint) IS 'internal: expire the unpaid holds of one run that are past their deadline';
 
@@ -859,13 +872,16 @@ COMMENT ON FUNCTION claim_seat(bigint, bigint, integer, segrange, timestamptz) I
 
 CREATE FUNCTION order_row(order_id bigint)
 RETURNS SETOF booking
-LANGUAGE sql STABLE SET search_path = ticket, pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
+	RETURN QUERY
 	SELECT o.order_id, s.carriage_no, s.seat_no, o.seat_class::text, o.legs, o.hold_until, o.status
 	FROM orders o
 	JOIN LATERAL (SELECT t.seat_id FROM tickets t WHERE t.order_id = o.order_id
 	              ORDER BY t.ticket_id DESC LIMIT 1) t ON true
 	JOIN seat s ON s.seat_id = t.seat_id
-	WHERE o.order_id = order_row.order_id
+	WHERE o.order_id = order_row.order_id;
+END
 $$;
 COMMENT ON FUNCTION order_row(bigint) IS 'an order as grab() returns it: seat, class, legs, hold deadline and status';
 
@@ -888,14 +904,19 @@ COMMENT ON FUNCTION lock_order(bigint) IS 'internal: the order, locked for updat
 -- grab() locks an inventory row and then inserts a ticket, so taking the
 -- locks in the same order here is what keeps the two from deadlocking.
 CREATE FUNCTION set_order_status(order_id bigint, new_status text) RETURNS text
-LANGUAGE sql SET search_path = ticket, pg_catalog, pg_temp AS $$
-	SELECT lock_inventory_of(ARRAY[set_order_status.order_id]);
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	result text;
+BEGIN
+	PERFORM lock_inventory_of(ARRAY[set_order_status.order_id]);
 	UPDATE tickets t SET status = new_status WHERE t.order_id = set_order_status.order_id;
 	UPDATE orders o SET status = new_status,
 		paid_at = CASE WHEN new_status = 'paid' THEN now() ELSE o.paid_at END,
 		closed_at = CASE WHEN new_status = 'paid' THEN o.closed_at ELSE now() END
 	WHERE o.order_id = set_order_status.order_id
-	RETURNING o.status;
+	RETURNING o.status INTO result;
+	RETURN result;
+END
 $$;
 COMMENT ON FUNCTION set_order_status(bigint, text) IS 'internal: move an order and its tickets to a new status';
 
@@ -961,13 +982,15 @@ $$;
 COMMENT ON FUNCTION refund(bigint) IS 'refund a paid order: its seat returns to sale; idempotent; error TK005 if not paid';
 
 CREATE FUNCTION expire_holds() RETURNS integer
-LANGUAGE sql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
 	-- SKIP LOCKED: an order being confirmed right now is left to confirm().
-	SELECT expire_orders(coalesce(array_agg(o.order_id), '{}')) FROM (
+	RETURN (SELECT expire_orders(coalesce(array_agg(o.order_id), '{}')) FROM (
 		SELECT o.order_id FROM orders o
 		WHERE o.status = 'held' AND o.hold_until <= now()
 		ORDER BY o.order_id
-		FOR UPDATE SKIP LOCKED) o;
+		FOR UPDATE SKIP LOCKED) o);
+END
 $$;
 COMMENT ON FUNCTION expire_holds() IS 'release every unpaid hold past its deadline; returns how many orders expired (pg_cron runs it, see schedule_jobs)';
 
