@@ -52,6 +52,9 @@ COMMENT ON FUNCTION seatmap_best_score(bytea, segrange) IS 'how well the best fr
 COMMENT ON FUNCTION seatmap_free(bytea, segrange) IS 'number of seats free on every leg of the journey';
 COMMENT ON FUNCTION seatmap_free(bytea, segrange, integer[], segrange[]) IS 'number of seats free on every leg of the journey if the listed (seat, legs) bookings were released';
 COMMENT ON FUNCTION seatmap_seat_legs(bytea, integer) IS 'the taken legs of one seat as a bit string, leg 0 first';
+CREATE FUNCTION seatmap_free_matrix(maps bytea[]) RETURNS integer[]
+	AS 'MODULE_PATHNAME', 'seatmap_free_matrix_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION seatmap_free_matrix(bytea[]) IS 'for every journey [a,b) of the route (a-major order: [0,1), [0,2) .. [0,n), [1,2) ..), the seats free on all its legs, summed over the maps';
 
 -- timetable -----------------------------------------------------------------
 
@@ -614,6 +617,50 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION remaining(text, date, text, text) IS 'seats free on every leg from one station to another, per class (expired holds count as free)';
+
+-- The whole remaining-tickets table of a run: every from/to pair of its
+-- route and every class, from one pass over each carriage's seat map.
+CREATE FUNCTION remaining_matrix(train text, service_date date)
+RETURNS TABLE (from_station text, to_station text, seat_class text, remaining integer)
+LANGUAGE plpgsql STABLE SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	tid integer := ticket.train_id(train);
+	r record;
+BEGIN
+	SELECT ru.run_id, ru.n_legs INTO r FROM run ru
+	WHERE ru.train_id = tid AND ru.service_date = remaining_matrix.service_date;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no such run: train % on %', upper(train), service_date
+			USING ERRCODE = 'TK008', HINT = 'An administrator opens sales with ticket.open_sales().';
+	END IF;
+	IF EXISTS (SELECT 1 FROM tickets t
+	           WHERE t.run_id = r.run_id AND t.status = 'held' AND t.hold_until <= now()) THEN
+		-- holds expired but not swept yet: count pair by pair, as remaining() does
+		RETURN QUERY
+		SELECT fs.code, ts.code, x.seat_class, x.remaining
+		FROM stop a JOIN stop b ON b.train_id = a.train_id AND b.stop_no > a.stop_no
+		JOIN station fs ON fs.station_id = a.station_id
+		JOIN station ts ON ts.station_id = b.station_id
+		CROSS JOIN LATERAL remaining(train, service_date, fs.code, ts.code) x
+		WHERE a.train_id = tid
+		ORDER BY a.stop_no, b.stop_no, x.seat_class::seat_class;
+		RETURN;
+	END IF;
+	RETURN QUERY
+	WITH m AS (
+		SELECT rc.seat_class, seatmap_free_matrix(array_agg(rc.map)) AS counts
+		FROM run_carriage rc WHERE rc.run_id = r.run_id GROUP BY rc.seat_class)
+	SELECT fs.code, ts.code, m.seat_class::text,
+	       m.counts[a.stop_no * r.n_legs - a.stop_no * (a.stop_no - 1) / 2 + (b.stop_no - a.stop_no - 1) + 1]
+	FROM stop a JOIN stop b ON b.train_id = a.train_id AND b.stop_no > a.stop_no
+	JOIN station fs ON fs.station_id = a.station_id
+	JOIN station ts ON ts.station_id = b.station_id
+	CROSS JOIN m
+	WHERE a.train_id = tid
+	ORDER BY a.stop_no, b.stop_no, m.seat_class;
+END
+$$;
+COMMENT ON FUNCTION remaining_matrix(text, date) IS 'remaining seats of a run for every from/to pair (telegraph codes) and class, in route order; read-only';
 
 CREATE FUNCTION grab(user_id bigint, train text, service_date date, from_station text,
 	to_station text, seat_class text DEFAULT NULL, request_id text DEFAULT NULL)

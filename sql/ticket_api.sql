@@ -226,6 +226,25 @@ recount AS (
 SELECT count(*) AS pairs_and_classes, count(*) FILTER (WHERE api.remaining IS DISTINCT FROM recount.remaining) AS mismatches
 FROM recount FULL JOIN api USING (a, b, seat_class);
 
+-- the whole table at once agrees with remaining() pair by pair, with and
+-- without expired holds waiting for the sweeper
+SELECT count(*) AS matrix_rows,
+       count(*) FILTER (WHERE m.remaining IS DISTINCT FROM (
+           SELECT r.remaining FROM remaining('G1', '2026-02-01', m.from_station, m.to_station) r
+           WHERE r.seat_class = m.seat_class)) AS mismatches
+FROM remaining_matrix('G1', '2026-02-01') m;
+SELECT from_station, to_station, seat_class, remaining FROM remaining_matrix('G1', '2026-02-01') LIMIT 6;
+SET ticket.hold_timeout = '1s';
+SELECT seat_no IS NOT NULL AS short_hold FROM grab(500, 'G1', '2026-02-01', 'JGK', 'NKH', 'second');
+RESET ticket.hold_timeout;
+SELECT pg_sleep(1.2);
+SELECT count(*) AS matrix_rows,
+       count(*) FILTER (WHERE m.remaining IS DISTINCT FROM (
+           SELECT r.remaining FROM remaining('G1', '2026-02-01', m.from_station, m.to_station) r
+           WHERE r.seat_class = m.seat_class)) AS mismatches
+FROM remaining_matrix('G1', '2026-02-01') m;
+SELECT regress_error($$SELECT * FROM remaining_matrix('G1', '2031-01-01')$$);
+
 -- pg_cron: named, idempotent; here pg_cron is preloaded and created
 SELECT extname FROM pg_extension WHERE extname = 'pg_cron';
 CREATE EXTENSION pg_cron;

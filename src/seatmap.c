@@ -221,3 +221,30 @@ seatmap_count_free_releasing(const SeatMap *map, Segment legs,
 	}
 	return n;
 }
+
+/*
+ * Adds, for every journey [a, b) of the route, the number of seats free on
+ * all its legs to counts[seatmap_journey_index(n_legs, a, b)]: the whole
+ * remaining-tickets table of a carriage in one pass over its seats.
+ */
+void
+seatmap_add_free_matrix(const SeatMap *map, int32_t *counts)
+{
+	int			n = map->n_legs;
+	int			seat;
+
+	for (seat = 0; seat < map->n_seats; seat++)
+	{
+		const uint32_t *words = seat_words(map, seat);
+		int			a;
+
+		for (a = 0; a < n; a++)
+		{
+			int			b;
+
+			/* every journey from a that stays on free legs */
+			for (b = a + 1; b <= n && !leg_taken(words, b - 1); b++)
+				counts[seatmap_journey_index(n, a, b)]++;
+		}
+	}
+}

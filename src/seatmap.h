@@ -52,4 +52,18 @@ extern int	seatmap_count_free_releasing(const SeatMap *map, Segment legs,
 										 const int *seats, const Segment *released,
 										 int n_released);
 
+/* Journeys [a, b) of a route of n legs, numbered a-major: (0,1) (0,2) .. (0,n) (1,2) .. */
+#define SEATMAP_MATRIX_MAX_LEGS	256
+static inline int
+seatmap_journey_index(int n_legs, int a, int b)
+{
+	return a * n_legs - a * (a - 1) / 2 + (b - a - 1);
+}
+static inline int
+seatmap_journey_count(int n_legs)
+{
+	return n_legs * (n_legs + 1) / 2;
+}
+extern void seatmap_add_free_matrix(const SeatMap *map, int32_t *counts);
+
 #endif							/* TICKET_SEATMAP_H */

@@ -26,6 +26,7 @@ PG_FUNCTION_INFO_V1(seatmap_best_score_sql);
 PG_FUNCTION_INFO_V1(seatmap_free_sql);
 PG_FUNCTION_INFO_V1(seatmap_free_releasing_sql);
 PG_FUNCTION_INFO_V1(seatmap_seat_legs_sql);
+PG_FUNCTION_INFO_V1(seatmap_free_matrix_sql);
 
 static const SeatMap *
 map_arg(bytea *value)
@@ -226,4 +227,54 @@ seatmap_seat_legs_sql(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(DirectFunctionCall3(varbit_in, CStringGetDatum(buf.data),
 										ObjectIdGetDatum(InvalidOid),
 										Int32GetDatum(-1)));
+}
+
+/*
+ * seatmap_free_matrix(maps bytea[]) returns int[]: for every journey of the
+ * route, in seatmap_journey_index() order, the seats free on all its legs,
+ * summed over the given maps (one class of a run, say).
+ */
+Datum
+seatmap_free_matrix_sql(PG_FUNCTION_ARGS)
+{
+	ArrayType  *maps_array = PG_GETARG_ARRAYTYPE_P(0);
+	Datum	   *map_datums;
+	bool	   *map_nulls;
+	int			n_maps;
+	int			n_legs = -1;
+	int32	   *counts = NULL;
+	Datum	   *result;
+	int			n_journeys = 0;
+	int			i;
+
+	deconstruct_array(maps_array, BYTEAOID, -1, false, TYPALIGN_INT,
+					  &map_datums, &map_nulls, &n_maps);
+	for (i = 0; i < n_maps; i++)
+	{
+		const SeatMap *map;
+
+		if (map_nulls[i])
+			continue;
+		map = map_arg(DatumGetByteaPP(map_datums[i]));
+		if (n_legs < 0)
+		{
+			n_legs = map->n_legs;
+			if (n_legs > SEATMAP_MATRIX_MAX_LEGS)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("a journey matrix covers routes of at most %d legs, not %d",
+								SEATMAP_MATRIX_MAX_LEGS, n_legs)));
+			n_journeys = seatmap_journey_count(n_legs);
+			counts = palloc0(sizeof(int32) * n_journeys);
+		}
+		else if (map->n_legs != n_legs)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("seat maps of %d and %d legs cannot be added up", n_legs, map->n_legs)));
+		seatmap_add_free_matrix(map, counts);
+	}
+	result = palloc(sizeof(Datum) * (n_journeys + 1));
+	for (i = 0; i < n_journeys; i++)
+		result[i] = Int32GetDatum(counts[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(result, n_journeys, INT4OID, 4, true, TYPALIGN_INT));
 }

@@ -360,6 +360,8 @@ model_row(int seat, char *buf)
  * the padding bits after the last leg, which must stay zero.  Reports the
  * first difference only.
  */
+static void compare_matrix(const SeatMap *map, const char *when);
+
 static void
 compare_map(const SeatMap *map, const char *when)
 {
@@ -407,6 +409,55 @@ compare_map(const SeatMap *map, const char *when)
 			}
 		}
 	}
+	compare_matrix(map, when);
+}
+
+/*
+ * The journey matrix against the model: for every [a, b), the seats whose
+ * legs a .. b-1 are all free.  Routes up to 64 legs keep this cheap.
+ */
+static void
+compare_matrix(const SeatMap *map, const char *when)
+{
+	int			n = m_legs;
+	int32_t    *counts;
+	int			a;
+	int			b;
+
+	if (n > 64)
+		return;
+	counts = calloc((size_t) seatmap_journey_count(n), sizeof(int32_t));
+	/* the function adds to what is there: start one entry off zero */
+	counts[0] = 7;
+	seatmap_add_free_matrix(map, counts);
+	counts[0] -= 7;
+	for (a = 0; a < n; a++)
+		for (b = a + 1; b <= n; b++)
+		{
+			int			want = 0;
+			int			seat;
+			int			leg;
+
+			for (seat = 0; seat < m_seats; seat++)
+			{
+				bool		is_free = true;
+
+				for (leg = a; leg < b && is_free; leg++)
+					is_free = !taken[seat][leg];
+				want += is_free;
+			}
+			checks++;
+			if (counts[seatmap_journey_index(n, a, b)] != want)
+			{
+				fail("%s: matrix [%d,%d) says %d free seats, expected %d",
+					 when, a, b, (int) counts[seatmap_journey_index(n, a, b)], want);
+				free(counts);
+				return;
+			}
+		}
+	if (seatmap_journey_index(n, n - 1, n) != seatmap_journey_count(n) - 1)
+		fail("%s: the last journey of %d legs is not the last matrix entry", when, n);
+	free(counts);
 }
 
 /* A map of exactly seatmap_size bytes, so that ASan sees any overrun. */
