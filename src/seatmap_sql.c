@@ -100,8 +100,9 @@ seatmap_new(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(result);
 }
 
-Datum
-seatmap_take_sql(PG_FUNCTION_ARGS)
+/* seatmap_take() and seatmap_release(): a copy of the map with one change */
+static bytea *
+change_seat(FunctionCallInfo fcinfo, void (*change) (SeatMap *, int, Segment))
 {
 	SeatMap    *map;
 	bytea	   *result = copy_map(PG_GETARG_BYTEA_PP(0), &map);
@@ -110,22 +111,20 @@ seatmap_take_sql(PG_FUNCTION_ARGS)
 
 	check_seat(map, seat);
 	check_legs(map, legs);
-	seatmap_take(map, seat, legs);
-	PG_RETURN_BYTEA_P(result);
+	change(map, seat, legs);
+	return result;
+}
+
+Datum
+seatmap_take_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BYTEA_P(change_seat(fcinfo, seatmap_take));
 }
 
 Datum
 seatmap_release_sql(PG_FUNCTION_ARGS)
 {
-	SeatMap    *map;
-	bytea	   *result = copy_map(PG_GETARG_BYTEA_PP(0), &map);
-	int32		seat = PG_GETARG_INT32(1);
-	Segment		legs = PG_GETARG_SEGMENT(2);
-
-	check_seat(map, seat);
-	check_legs(map, legs);
-	seatmap_release(map, seat, legs);
-	PG_RETURN_BYTEA_P(result);
+	PG_RETURN_BYTEA_P(change_seat(fcinfo, seatmap_release));
 }
 
 Datum
