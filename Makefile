@@ -46,3 +46,9 @@ installcheck-regress:
 	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
 installcheck-isolation:
 	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
+
+# The benchmark: ticket against pgbench, plain PostgreSQL and Redis, side by
+# side on this machine (as root; see bench/README.md).
+.PHONY: bench
+bench:
+	bench/run

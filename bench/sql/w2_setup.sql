@@ -71,10 +71,11 @@ BEGIN
 END
 $$;
 
--- R1's full matrix: every from/to pair (190) of a run, every class, by
--- ticket.remaining(), `loops` times; returns server milliseconds per matrix
--- and how many rows one matrix had.
-CREATE FUNCTION bench.matrix(train text, service_date date, loops integer,
+-- R1's full matrix: every from/to pair (190) of a run, every class, `loops`
+-- times, either by one ticket.remaining_matrix() call or by 190 calls of
+-- ticket.remaining(); returns server milliseconds per matrix, how many rows
+-- one matrix had and what its seats add up to (the two must agree).
+CREATE FUNCTION bench.matrix(train text, service_date date, loops integer, by_pairs boolean,
 	OUT ms_per_matrix double precision, OUT rows_per_matrix bigint, OUT remaining_sum bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -85,16 +86,25 @@ BEGIN
 	remaining_sum := 0;
 	t0 := clock_timestamp();
 	FOR i IN 1..loops LOOP
-		FOR a IN 0..18 LOOP
-			FOR b IN a + 1..19 LOOP
-				FOR r IN SELECT * FROM ticket.remaining(train, service_date, 'S' || a, 'S' || b) LOOP
-					IF i = 1 THEN
-						rows_per_matrix := rows_per_matrix + 1;
-						remaining_sum := remaining_sum + r.remaining;
-					END IF;
+		IF by_pairs THEN
+			FOR a IN 0..18 LOOP
+				FOR b IN a + 1..19 LOOP
+					FOR r IN SELECT * FROM ticket.remaining(train, service_date, 'S' || a, 'S' || b) LOOP
+						IF i = 1 THEN
+							rows_per_matrix := rows_per_matrix + 1;
+							remaining_sum := remaining_sum + r.remaining;
+						END IF;
+					END LOOP;
 				END LOOP;
 			END LOOP;
-		END LOOP;
+		ELSE
+			FOR r IN SELECT * FROM ticket.remaining_matrix(train, service_date) LOOP
+				IF i = 1 THEN
+					rows_per_matrix := rows_per_matrix + 1;
+					remaining_sum := remaining_sum + r.remaining;
+				END IF;
+			END LOOP;
+		END IF;
 	END LOOP;
 	ms_per_matrix := extract(epoch FROM clock_timestamp() - t0) * 1000 / loops;
 END
