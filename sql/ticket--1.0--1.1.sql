@@ -675,6 +675,7 @@ DECLARE
 	new_order bigint;
 	until timestamptz := now() + hold_timeout();
 	chosen integer;
+	taken seat;
 	violated text;
 BEGIN
 	IF user_id IS NULL THEN
@@ -728,10 +729,20 @@ BEGIN
 		chosen := find_seat(j.run_id, j.train_id, j.legs, cls);
 		IF chosen IS NULL THEN
 			EXIT WHEN attempt > 1 OR release_expired_holds(j.run_id) = 0;
-		ELSIF claim_seat(new_order, j.run_id, chosen, j.legs, until) THEN
-			EXIT;
 		ELSE
-			chosen := NULL;
+			-- the exclusion constraint has the last word
+			BEGIN
+				INSERT INTO tickets (order_id, run_id, seat_id, legs, status, hold_until)
+				VALUES (new_order, j.run_id, chosen, j.legs, 'held', until);
+				EXIT;
+			EXCEPTION WHEN exclusion_violation THEN
+				-- The map said free but a live ticket overlaps.  That cannot
+				-- happen while the trigger keeps them equal; if it ever does,
+				-- recount the carriage (this transaction holds its lock) and
+				-- look again.
+				PERFORM rebuild_seat_map(j.run_id, s.carriage_no) FROM seat s WHERE s.seat_id = chosen;
+				chosen := NULL;
+			END;
 		END IF;
 	END LOOP;
 
@@ -741,10 +752,10 @@ BEGIN
 			USING ERRCODE = 'TK001';
 	END IF;
 
+	SELECT * INTO taken FROM seat s WHERE s.seat_id = chosen;
 	BEGIN
 		INSERT INTO orders (order_id, user_id, run_id, request_id, seat_class, legs, hold_until)
-		SELECT new_order, grab.user_id, j.run_id, grab.request_id, s.seat_class, j.legs, until
-		FROM seat s WHERE s.seat_id = chosen;
+		VALUES (new_order, grab.user_id, j.run_id, grab.request_id, taken.seat_class, j.legs, until);
 	EXCEPTION WHEN unique_violation THEN
 		-- a concurrent transaction that this one's snapshot cannot see
 		-- (REPEATABLE READ or SERIALIZABLE callers) got there first
@@ -756,7 +767,8 @@ BEGIN
 		RAISE EXCEPTION 'request id "%" was already used for another request', request_id
 			USING ERRCODE = 'TK013';
 	END;
-	RETURN QUERY SELECT * FROM order_row(new_order);
+	RETURN NEXT ROW(new_order, taken.carriage_no, taken.seat_no, taken.seat_class::text, j.legs,
+		until, 'held')::booking;
 END
 $$;
 COMMENT ON FUNCTION grab(bigint, text, date, text, text, text, text) IS 'hold a seat from one station to another for ticket.hold_timeout; request_id makes retries return the same order';
@@ -895,27 +907,6 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION release_expired_holds(bigint) IS 'internal: expire the unpaid holds of one run that are past their deadline';
-
--- Take one seat for an order.  The exclusion constraint has the last word.
-CREATE FUNCTION claim_seat(order_id bigint, run_id bigint, seat_id integer, legs segrange,
-	hold_until timestamptz) RETURNS boolean
-LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
-BEGIN
-	INSERT INTO tickets (order_id, run_id, seat_id, legs, status, hold_until)
-	VALUES (claim_seat.order_id, claim_seat.run_id, claim_seat.seat_id, claim_seat.legs, 'held',
-		claim_seat.hold_until);
-	RETURN true;
-EXCEPTION WHEN exclusion_violation THEN
-	-- The inventory said free but a live ticket overlaps.  That cannot
-	-- happen while the trigger keeps them equal; if it ever does, recount
-	-- the row (this transaction holds its lock) and let grab look again.
-	PERFORM rebuild_seat_map(claim_seat.run_id, s.carriage_no)
-	FROM seat s WHERE s.seat_id = claim_seat.seat_id;
-	RETURN false;
-END
-$$;
-
-COMMENT ON FUNCTION claim_seat(bigint, bigint, integer, segrange, timestamptz) IS 'internal: insert a held ticket for a seat, false if the seat was taken meanwhile';
 
 CREATE FUNCTION order_row(order_id bigint)
 RETURNS SETOF booking
@@ -1098,7 +1089,7 @@ REVOKE EXECUTE ON FUNCTION add_station(text, text, text), add_train(text, text[]
 	open_sales(text, date), open_sales(date), close_sales(text, date),
 	grab(bigint, text, date, text, text, text, text), confirm(bigint), cancel(bigint), refund(bigint),
 	expire_holds(), schedule_jobs(text), unschedule_jobs(),
-	claim_seat(bigint, bigint, integer, segrange, timestamptz), set_order_status(bigint, text),
+	set_order_status(bigint, text),
 	lock_order(bigint),
 	release_expired_holds(bigint), expire_orders(bigint[]), open_inventory(bigint), sync_seat_map(),
 	find_seat(bigint, integer, segrange, seat_class), lock_inventory_of(bigint[]),
