@@ -22,10 +22,6 @@ CREATE FUNCTION hold_timeout() RETURNS interval
 	AS 'MODULE_PATHNAME', 'ticket_hold_timeout' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION hold_timeout() IS 'current value of the ticket.hold_timeout setting (default 15 minutes)';
 
-CREATE FUNCTION leg_mask(legs segrange, route_legs integer) RETURNS varbit
-	AS 'MODULE_PATHNAME', 'segrange_leg_mask' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION leg_mask(segrange, integer) IS 'the legs of a segment as a bit string of the route''s length (bit i = leg i)';
-
 -- Seat maps: per carriage and run, the taken legs of every seat as bitmaps,
 -- searched and updated in C (src/seatmap.c).
 CREATE FUNCTION seatmap_new(n_seats integer, n_legs integer) RETURNS bytea
@@ -42,8 +38,6 @@ CREATE FUNCTION seatmap_free(map bytea, legs segrange) RETURNS integer
 	AS 'MODULE_PATHNAME', 'seatmap_free_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION seatmap_free(map bytea, legs segrange, released_seats integer[], released_legs segrange[]) RETURNS integer
 	AS 'MODULE_PATHNAME', 'seatmap_free_releasing_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION seatmap_seat_legs(map bytea, seat integer) RETURNS varbit
-	AS 'MODULE_PATHNAME', 'seatmap_seat_legs_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION seatmap_new(integer, integer) IS 'an empty seat map of n seats and n legs';
 COMMENT ON FUNCTION seatmap_take(bytea, integer, segrange) IS 'the map with the legs of a seat marked taken';
 COMMENT ON FUNCTION seatmap_release(bytea, integer, segrange) IS 'the map with the legs of a seat marked free';
@@ -51,7 +45,6 @@ COMMENT ON FUNCTION seatmap_best(bytea, segrange) IS 'the best free seat of the 
 COMMENT ON FUNCTION seatmap_best_score(bytea, segrange) IS 'how well the best free seat fits the journey: 2 both ends meet taken legs or route ends, 1 one, 0 none; NULL if no seat is free';
 COMMENT ON FUNCTION seatmap_free(bytea, segrange) IS 'number of seats free on every leg of the journey';
 COMMENT ON FUNCTION seatmap_free(bytea, segrange, integer[], segrange[]) IS 'number of seats free on every leg of the journey if the listed (seat, legs) bookings were released';
-COMMENT ON FUNCTION seatmap_seat_legs(bytea, integer) IS 'the taken legs of one seat as a bit string, leg 0 first';
 CREATE FUNCTION seatmap_free_matrix(maps bytea[]) RETURNS integer[]
 	AS 'MODULE_PATHNAME', 'seatmap_free_matrix_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION seatmap_free_matrix(bytea[]) IS 'for every journey [a,b) of the route (a-major order: [0,1), [0,2) .. [0,n), [1,2) ..), the seats free on all its legs, summed over the maps';

@@ -245,6 +245,17 @@ SELECT count(*) AS matrix_rows,
 FROM remaining_matrix('G1', '2026-02-01') m;
 SELECT regress_error($$SELECT * FROM remaining_matrix('G1', '2031-01-01')$$);
 
+-- the repair path: a carriage's seat map wiped by hand is recounted from its
+-- live tickets and comes out exactly as it was
+CREATE TEMP TABLE maps_before AS
+SELECT carriage_no, map FROM run_carriage WHERE run_id = :g1_run;
+UPDATE run_carriage SET map = seatmap_new(seats, 3) WHERE run_id = :g1_run;
+SELECT count(*) FILTER (WHERE rc.map <> b.map) AS wiped_maps_differ
+FROM run_carriage rc JOIN maps_before b USING (carriage_no) WHERE rc.run_id = :g1_run;
+SELECT rebuild_seat_map(:g1_run, carriage_no) FROM maps_before ORDER BY carriage_no;
+SELECT count(*) FILTER (WHERE rc.map <> b.map) AS rebuilt_maps_differ
+FROM run_carriage rc JOIN maps_before b USING (carriage_no) WHERE rc.run_id = :g1_run;
+
 -- pg_cron: named, idempotent; here pg_cron is preloaded and created
 SELECT extname FROM pg_extension WHERE extname = 'pg_cron';
 CREATE EXTENSION pg_cron;

@@ -10,9 +10,7 @@
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
-#include "lib/stringinfo.h"
 #include "utils/array.h"
-#include "utils/varbit.h"
 #include "utils/builtins.h"
 
 #include "seatmap.h"
@@ -25,7 +23,6 @@ PG_FUNCTION_INFO_V1(seatmap_best_sql);
 PG_FUNCTION_INFO_V1(seatmap_best_score_sql);
 PG_FUNCTION_INFO_V1(seatmap_free_sql);
 PG_FUNCTION_INFO_V1(seatmap_free_releasing_sql);
-PG_FUNCTION_INFO_V1(seatmap_seat_legs_sql);
 PG_FUNCTION_INFO_V1(seatmap_free_matrix_sql);
 
 static const SeatMap *
@@ -204,28 +201,6 @@ seatmap_free_releasing_sql(PG_FUNCTION_ARGS)
 		n++;
 	}
 	PG_RETURN_INT32(seatmap_count_free_releasing(map, legs, seats, released, n));
-}
-
-/* The taken legs of one seat as a bit string (leg 0 first), for pictures. */
-Datum
-seatmap_seat_legs_sql(PG_FUNCTION_ARGS)
-{
-	const SeatMap *map = map_arg(PG_GETARG_BYTEA_PP(0));
-	int32		seat = PG_GETARG_INT32(1);
-	StringInfoData buf;
-	int			leg;
-
-	check_seat(map, seat);
-	initStringInfo(&buf);
-	for (leg = 0; leg < map->n_legs; leg++)
-	{
-		Segment		one = {leg, leg + 1};
-
-		appendStringInfoChar(&buf, seatmap_is_free(map, seat, one) ? '0' : '1');
-	}
-	PG_RETURN_DATUM(DirectFunctionCall3(varbit_in, CStringGetDatum(buf.data),
-										ObjectIdGetDatum(InvalidOid),
-										Int32GetDatum(-1)));
 }
 
 /*

@@ -147,17 +147,3 @@ segment_format(Segment seg, char *buf, size_t buflen)
 {
 	return snprintf(buf, buflen, "[%d,%d)", (int) seg.lower, (int) seg.upper);
 }
-
-/*
- * Sets the bits of legs lower .. upper-1 in a bit string laid out as
- * PostgreSQL's bit varying is: leg 0 is the most significant bit of byte 0.
- * The caller provides zeroed storage of at least (upper + 7) / 8 bytes.
- */
-void
-segment_fill_mask(Segment seg, uint8_t *bits)
-{
-	int32_t		leg;
-
-	for (leg = seg.lower; leg < seg.upper; leg++)
-		bits[leg / 8] |= (uint8_t) (0x80 >> (leg % 8));
-}

@@ -46,7 +46,6 @@ extern SegmentStatus segment_validate(int64_t lower, int64_t upper);
 extern SegmentStatus segment_parse(const char *str, Segment *result,
 								   const char **detail);
 extern int	segment_format(Segment seg, char *buf, size_t buflen);
-extern void segment_fill_mask(Segment seg, uint8_t *bits);
 
 static inline int32_t
 segment_pack(Segment seg)

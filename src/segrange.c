@@ -16,7 +16,6 @@
 #include "utils/rangetypes.h"
 #include "utils/sortsupport.h"
 #include "utils/typcache.h"
-#include "utils/varbit.h"
 
 #include "segrange.h"
 
@@ -50,7 +49,6 @@ PG_FUNCTION_INFO_V1(segrange_right);
 PG_FUNCTION_INFO_V1(segrange_overleft);
 PG_FUNCTION_INFO_V1(segrange_overright);
 PG_FUNCTION_INFO_V1(segrange_adjacent);
-PG_FUNCTION_INFO_V1(segrange_leg_mask);
 
 /*
  * Errors for values that did not come from text: function arguments, binary
@@ -306,31 +304,4 @@ segrange_hash_extended(PG_FUNCTION_ARGS)
 {
 	return hash_uint32_extended((uint32) PG_GETARG_INT32(0),
 								PG_GETARG_INT64(1));
-}
-
-/*
- * The legs of a segment as a bit string as long as the route: bit i is set
- * when leg i is covered.  Seat inventories OR these together, and a seat is
- * free for a journey when the AND of the two is all zeros.
- */
-Datum
-segrange_leg_mask(PG_FUNCTION_ARGS)
-{
-	Segment		seg = PG_GETARG_SEGMENT(0);
-	int32		route_legs = PG_GETARG_INT32(1);
-	int			len;
-	VarBit	   *result;
-
-	if (route_legs < seg.upper || route_legs > SEGMENT_MAX_STOP)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("segment [%d,%d) does not fit a route of %d legs",
-						seg.lower, seg.upper, route_legs),
-				 errdetail("The route must have at least as many legs as the segment's upper stop.")));
-	len = VARBITTOTALLEN(route_legs);
-	result = (VarBit *) palloc0(len);
-	SET_VARSIZE(result, len);
-	VARBITLEN(result) = route_legs;
-	segment_fill_mask(seg, VARBITS(result));
-	PG_RETURN_VARBIT_P(result);
 }
