@@ -16,9 +16,19 @@ DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 TESTS = $(wildcard sql/*.sql)
 REGRESS = segrange_input segrange_ops segrange_index segrange_exclusion ticket_api extension_lifecycle
+# 1.2: queue and waitlist
+REGRESS +=
+# 1.3: journey search
+REGRESS +=
+# 1.4: real-name tickets
+REGRESS +=
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/temp.conf
 
 ISOLATION = segrange_exclusion grab_last_seat grab_same_user confirm_vs_expiry cancel_vs_confirm grab_repeatable_read
+# 1.2: queue and waitlist
+ISOLATION +=
+# 1.4: real-name tickets
+ISOLATION +=
 ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=test/isolation/temp.conf \
 	--inputdir=test/isolation --outputdir=test/isolation/output
 
