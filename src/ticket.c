@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * ticket.c
- *	  Module entry point of the ticket extension: settings.
+ *	  Module entry point of the ticket extension: settings and the queue worker.
  *
  *-------------------------------------------------------------------------
  */
@@ -11,6 +11,8 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
+
+#include "queue_worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -35,6 +37,7 @@ _PG_init(void)
 							PGC_USERSET,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
+	queue_worker_init();
 	MarkGUCPrefixReserved("ticket");
 }
 

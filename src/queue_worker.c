@@ -1,0 +1,242 @@
+/*-------------------------------------------------------------------------
+ *
+ * queue_worker.c
+ *	  The background worker that serves the order queue (ticket.enqueue).
+ *
+ * Requests of a run are served in the order they were accepted, many per
+ * transaction, by ticket.serve_queue(run_id, batch_size).  This worker calls
+ * it in a loop, one transaction per run with waiting requests, in the
+ * database named by ticket.queue_database.  It starts when the library is in
+ * shared_preload_libraries (as pg_cron does); without it, anything that
+ * calls ticket.serve_queue() in a loop serves the queue just as well.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+#include "catalog/pg_type_d.h"
+
+#include "queue_worker.h"
+
+/* empty: no worker */
+static char *queue_database = NULL;
+
+/* pause between rounds that found nothing to serve, in milliseconds */
+static int	queue_naptime_ms = 10;
+
+/* most requests of one run served in one transaction */
+static int	queue_batch_size = 500;
+
+/* most requests one run's queue may hold unserved; more are refused */
+static int	queue_max_waiting = 10000;
+
+/* pause while the extension is not installed in queue_database */
+#define NOT_INSTALLED_NAPTIME_MS 10000
+
+PGDLLEXPORT void ticket_queue_worker_main(Datum main_arg);
+
+PG_FUNCTION_INFO_V1(ticket_queue_max_waiting);
+
+void
+queue_worker_init(void)
+{
+	BackgroundWorker worker;
+
+	DefineCustomStringVariable("ticket.queue_database",
+							   "Database whose order queue the ticket queue worker serves.",
+							   "Empty: no worker is started.  Takes effect at server start, "
+							   "with ticket in shared_preload_libraries.",
+							   &queue_database,
+							   "postgres",
+							   PGC_POSTMASTER,
+							   0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("ticket.queue_naptime",
+							"How long the queue worker sleeps when no request is waiting.",
+							NULL,
+							&queue_naptime_ms,
+							10,
+							1,
+							60 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("ticket.queue_batch_size",
+							"Most queued requests of one run the worker serves in one transaction.",
+							NULL,
+							&queue_batch_size,
+							500,
+							1,
+							100000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ticket.queue_max_waiting",
+							"Most requests one run's queue may hold unserved.",
+							"ticket.enqueue() refuses more with SQLSTATE TK018 (queue full, try later).",
+							&queue_max_waiting,
+							10000,
+							1,
+							INT_MAX,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	if (!process_shared_preload_libraries_in_progress
+		|| queue_database == NULL || queue_database[0] == '\0')
+		return;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	/* after an error (say the database does not exist yet), try again soon */
+	worker.bgw_restart_time = 5;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "ticket");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "ticket_queue_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "ticket queue worker");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "ticket queue worker");
+	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * Run one query in a transaction of its own and return the first column of
+ * its rows as int8 values (palloc'd in the caller's context).
+ */
+static int64 *
+run_in_transaction(const char *sql, int nargs, Oid *argtypes, Datum *args,
+				   int *nrows)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	int64	   *result = NULL;
+	int			ret;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, sql);
+
+	ret = SPI_execute_with_args(sql, nargs, argtypes, args, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "ticket queue worker: query failed: %s", sql);
+
+	*nrows = (int) SPI_processed;
+	if (SPI_processed > 0)
+	{
+		result = MemoryContextAlloc(caller, sizeof(int64) * SPI_processed);
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			Datum		value = SPI_getbinval(SPI_tuptable->vals[i],
+											  SPI_tuptable->tupdesc, 1, &isnull);
+
+			result[i] = isnull ? 0 : DatumGetInt64(value);
+		}
+	}
+
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return result;
+}
+
+void
+ticket_queue_worker_main(Datum main_arg pg_attribute_unused())
+{
+	MemoryContext round_context;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnection(queue_database, NULL, 0);
+	pgstat_report_appname("ticket queue worker");
+
+	round_context = AllocSetContextCreate(TopMemoryContext, "ticket queue worker",
+										  ALLOCSET_DEFAULT_SIZES);
+
+	for (;;)
+	{
+		int			nruns;
+		int64	   *runs;
+		int64	   *installed;
+		int			n;
+		int64		served = 0;
+		long		nap_ms;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		MemoryContextReset(round_context);
+		MemoryContextSwitchTo(round_context);
+
+		installed = run_in_transaction(
+			"SELECT 1::int8 FROM pg_catalog.pg_extension WHERE extname = 'ticket' "
+			"AND pg_catalog.to_regprocedure('ticket.serve_queue(bigint,integer)') IS NOT NULL",
+			0, NULL, NULL, &n);
+		if (installed == NULL)
+			nap_ms = NOT_INSTALLED_NAPTIME_MS;
+		else
+		{
+			runs = run_in_transaction("SELECT run_id FROM ticket.queued_runs()",
+									  0, NULL, NULL, &nruns);
+			/* one transaction per run: a run's locks are held only while it is served */
+			for (int i = 0; i < nruns; i++)
+			{
+				Oid			argtypes[2] = {INT8OID, INT4OID};
+				Datum		args[2] = {Int64GetDatum(runs[i]), Int32GetDatum(queue_batch_size)};
+				int64	   *count = run_in_transaction("SELECT ticket.serve_queue($1, $2)::int8",
+													   2, argtypes, args, &n);
+
+				if (n > 0)
+					served += count[0];
+				CHECK_FOR_INTERRUPTS();
+			}
+			/* requests arrived while serving: serve them at once */
+			nap_ms = served > 0 ? 0 : queue_naptime_ms;
+		}
+
+		MemoryContextSwitchTo(TopMemoryContext);
+		if (nap_ms > 0)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 nap_ms, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+	}
+}
+
+/*
+ * The admission cap, for ticket.enqueue().  A function rather than
+ * current_setting() so that the library, and with it the setting, is loaded
+ * whatever the session did before.
+ */
+Datum
+ticket_queue_max_waiting(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(queue_max_waiting);
+}
