@@ -47,6 +47,7 @@ COMMENT ON FUNCTION set_station_city(text, text) IS 'set the city of a station (
 
 -- Search starts from the trains through a station.
 CREATE INDEX stop_station_idx ON stop (station_id, train_id, stop_no);
+COMMENT ON INDEX stop_station_idx IS 'the trains calling at a station, where every search starts';
 
 -- seats ---------------------------------------------------------------------
 
@@ -171,7 +172,7 @@ COMMENT ON FUNCTION search(text, text, date) IS 'direct trains from one station 
 -- window is at most a day, so that first run is the only one to consider.
 -- The pairing of legs is the hot loop (tens of thousands of candidates
 -- between the busiest stations): it compares integer microseconds and joins
--- on a hash of the city; timestamps are built for the results only.
+-- on a number per city; timestamps are built for the results only.
 CREATE FUNCTION search_transfers(from_station text, to_station text, service_date date,
 	min_connection interval DEFAULT '20 min', max_connection interval DEFAULT '4 hours',
 	max_results integer DEFAULT 20, min_city_connection interval DEFAULT '1 hour')
