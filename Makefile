@@ -19,7 +19,7 @@ REGRESS = segrange_input segrange_ops segrange_index segrange_exclusion ticket_a
 # 1.2: queue and waitlist
 REGRESS +=
 # 1.3: journey search
-REGRESS +=
+REGRESS += search
 # 1.4: real-name tickets
 REGRESS +=
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/temp.conf
