@@ -7,7 +7,7 @@ EXTENSION = ticket
 EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
 
 MODULE_big = ticket
-OBJS = src/ticket.o src/segment.o src/segrange.o src/segrange_gist.o src/seatmap.o src/seatmap_sql.o
+OBJS = src/ticket.o src/segment.o src/segrange.o src/segrange_gist.o src/seatmap.o src/seatmap_sql.o src/seatgroup.o src/seatgroup_sql.o
 PG_CFLAGS = -Wall -Wextra -Werror
 # Server headers as system headers: -Wextra then checks our code, not theirs.
 PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server)
