@@ -21,14 +21,14 @@ REGRESS +=
 # 1.3: journey search
 REGRESS +=
 # 1.4: real-name tickets
-REGRESS +=
+REGRESS += passengers
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/temp.conf
 
 ISOLATION = segrange_exclusion grab_last_seat grab_same_user confirm_vs_expiry cancel_vs_confirm grab_repeatable_read
 # 1.2: queue and waitlist
 ISOLATION +=
 # 1.4: real-name tickets
-ISOLATION +=
+ISOLATION += passenger_overlap change_vs_refund
 ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=test/isolation/temp.conf \
 	--inputdir=test/isolation --outputdir=test/isolation/output
 

@@ -106,7 +106,7 @@ CREATE TABLE passenger (
 	passenger_type text NOT NULL CHECK (passenger_type IN ('adult', 'child', 'student', 'disabled_soldier')),
 	created_at timestamptz NOT NULL DEFAULT now(),
 	removed_at timestamptz,
-	CHECK (CASE WHEN document_type = 'id_card' THEN valid_resident_id(document_no)
+	CONSTRAINT passenger_document_valid CHECK (CASE WHEN document_type = 'id_card' THEN valid_resident_id(document_no)
 	            ELSE document_no ~ '^[A-Z0-9]{5,20}$' END)
 );
 CREATE UNIQUE INDEX passenger_once_per_account ON passenger (user_id, document_no, document_type)
