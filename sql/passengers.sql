@@ -162,6 +162,15 @@ SELECT remaining FROM remaining('G3', '2030-01-02', 'VNP', 'AOH');
 SELECT seat_no FROM grab(6, 'G3', '2030-01-02', 'VNP', 'AOH', 'second', ARRAY['310101198506152345']);
 -- one unpaid order per user and run, as for the single-seat form
 SELECT regress_error($$SELECT * FROM grab(1, 'G1', '2030-01-01', 'VNP', 'JGK', 'first', ARRAY['E12345678'])$$);
+-- an unpaid hold past its deadline no longer keeps its passenger busy
+SELECT add_passenger(7, '420103199505057779', '孙八') > 0, add_passenger(15, '420103199505057779', '孙八') > 0;
+SELECT open_sales('G1', '2030-01-05') > 0, open_sales('G3', '2030-01-05') > 0;
+SELECT count(*) FROM grab(7, 'G1', '2030-01-05', 'VNP', 'AOH', 'second', ARRAY['420103199505057779']);
+SELECT regress_error($$SELECT * FROM grab(15, 'G3', '2030-01-05', 'VNP', 'AOH', 'second', ARRAY['420103199505057779'])$$);
+UPDATE orders SET hold_until = now() - interval '1 second' WHERE user_id = 7;
+UPDATE tickets SET hold_until = now() - interval '1 second' WHERE order_id IN (SELECT order_id FROM orders WHERE user_id = 7);
+SELECT seat_no, departs FROM grab(15, 'G3', '2030-01-05', 'VNP', 'AOH', 'second', ARRAY['420103199505057779']);
+SELECT status FROM orders WHERE user_id = 7;
 -- a passenger with a live ticket cannot be removed
 SELECT regress_error($$SELECT remove_passenger(1, '11010519491231002X')$$);
 
@@ -335,7 +344,10 @@ SELECT order_id AS soon_order FROM grab(41, 'G1', :'soon', 'VNP', 'AOH', 'second
 SELECT confirm(:soon_order);
 SELECT old_price, price, fee, to_pay FROM change_ticket((SELECT ticket_id FROM tickets WHERE order_id = :soon_order),
 	'G1', :'soon', 'VNP', 'NKH');
-SELECT status FROM orders WHERE order_id = :soon_order;
+-- the old order keeps its status; confirming it again brings nothing back,
+-- and a refund of it points to the new ticket
+SELECT status, confirm(order_id) AS confirm_again FROM orders WHERE order_id = :soon_order;
+SELECT t.status, t.refund_fee FROM tickets t WHERE t.order_id = :soon_order;
 SELECT regress_error(format('SELECT refund(%s)', :soon_order));
 
 -- the seat maps still equal the live tickets after all this

@@ -138,15 +138,13 @@ ALTER TABLE tickets
 	ADD COLUMN passenger_type text,
 	ADD COLUMN travel tsrange,
 	ADD COLUMN price numeric(8, 1) CHECK (price >= 0),
-	ADD COLUMN changed_from bigint UNIQUE REFERENCES tickets,
+	-- deferred: a restore copies the rows in whatever order the heap had
+	ADD COLUMN changed_from bigint UNIQUE REFERENCES tickets DEFERRABLE INITIALLY DEFERRED,
 	ADD COLUMN refund_fee numeric(8, 1),
 	ADD CONSTRAINT tickets_named_complete CHECK (passenger_id IS NULL
 		OR (document_key IS NOT NULL AND travel IS NOT NULL AND NOT isempty(travel) AND price IS NOT NULL));
 ALTER TABLE tickets DROP CONSTRAINT tickets_status_check;
 ALTER TABLE tickets ADD CONSTRAINT tickets_status_check
-	CHECK (status IN ('held', 'paid', 'cancelled', 'expired', 'refunded', 'changed'));
-ALTER TABLE orders DROP CONSTRAINT orders_status_check;
-ALTER TABLE orders ADD CONSTRAINT orders_status_check
 	CHECK (status IN ('held', 'paid', 'cancelled', 'expired', 'refunded', 'changed'));
 ALTER TABLE orders ADD COLUMN total numeric(9, 1);
 -- One person cannot be in two places at once, whatever the train, the date
@@ -461,7 +459,8 @@ COMMENT ON FUNCTION letters_mask(text, text) IS 'internal: positions of the seat
 -- Seats for a group on a run, with the inventory rows they come from locked:
 -- the carriage whose placement is best (asked letters honoured, then one
 -- row, two adjacent rows, the carriage), locked and searched again on its
--- latest map; failing any carriage that holds the whole group, every
+-- latest map (a carriage locked by a concurrent grab is passed over for the
+-- next best unless all are); failing any carriage that holds the whole group, every
 -- carriage of the class with free seats is locked in (run_id, carriage_no)
 -- order, the lock order of set_order_status(), and the group is spread over
 -- the fewest carriages (level 4).  No rows: sold out.
@@ -475,38 +474,51 @@ DECLARE
 	rest integer;
 	spread record;
 BEGIN
-	FOR attempt IN 1..3 LOOP
-		SELECT c.carriage_no, c.row_len, c.aisle, c.mask, c.g INTO cand FROM (
-			SELECT rc.carriage_no, length(ca.layout) AS row_len, aisle_of(ca.layout, ca.seat_class) AS aisle,
-			       letters_mask(ca.layout, letters) AS mask,
-			       seatgroup_place(rc.map, length(ca.layout), aisle_of(ca.layout, ca.seat_class), legs, n,
-			                       coalesce(letters_mask(ca.layout, letters), 0)) AS g
-			FROM run_carriage rc
-			JOIN carriage ca ON ca.train_id = place_group.train_id AND ca.carriage_no = rc.carriage_no
-			WHERE rc.run_id = place_group.run_id AND rc.seat_class = wanted
-			OFFSET 0) c
-		WHERE c.g IS NOT NULL
-		ORDER BY c.g[2] DESC, c.g[1], c.carriage_no
-		LIMIT 1;
-		EXIT WHEN NOT FOUND;
-		BEGIN
-			PERFORM 1 FROM run_carriage rc
-			WHERE rc.run_id = place_group.run_id AND rc.carriage_no = cand.carriage_no FOR UPDATE;
-			-- a new statement: the latest map, which the lock now guards
-			SELECT seatgroup_place(rc.map, cand.row_len, cand.aisle, legs, n, coalesce(cand.mask, 0)) INTO g
-			FROM run_carriage rc WHERE rc.run_id = place_group.run_id AND rc.carriage_no = cand.carriage_no;
-			IF g IS NULL THEN
-				RAISE EXCEPTION USING ERRCODE = 'TKZ01';	-- filled up meanwhile
-			END IF;
-			RETURN QUERY
-			SELECT s.seat_id, g[1], g[2] = 1 FROM seat s
-			WHERE s.train_id = place_group.train_id AND s.carriage_no = cand.carriage_no
-			  AND s.seat_index = ANY (g[3:])
-			ORDER BY s.seat_index;
-			RETURN;
-		EXCEPTION WHEN SQLSTATE 'TKZ01' THEN
-			NULL;	-- the subtransaction's end released the carriage: look again
-		END;
+	-- As find_seat(): carriages in order of their placement; in the first
+	-- pass one being changed by a concurrent grab is skipped, in the second
+	-- it is waited for.  Each attempt runs in a subtransaction that gives
+	-- the lock back when the carriage has filled up meanwhile.
+	FOR pass IN 1..2 LOOP
+		FOR cand IN
+			SELECT c.carriage_no, c.row_len, c.aisle, c.mask FROM (
+				SELECT rc.carriage_no, length(ca.layout) AS row_len, aisle_of(ca.layout, ca.seat_class) AS aisle,
+				       letters_mask(ca.layout, letters) AS mask,
+				       seatgroup_place(rc.map, length(ca.layout), aisle_of(ca.layout, ca.seat_class), legs, n,
+				                       coalesce(letters_mask(ca.layout, letters), 0)) AS g
+				FROM run_carriage rc
+				JOIN carriage ca ON ca.train_id = place_group.train_id AND ca.carriage_no = rc.carriage_no
+				WHERE rc.run_id = place_group.run_id AND rc.seat_class = wanted
+				OFFSET 0) c
+			WHERE c.g IS NOT NULL
+			ORDER BY c.g[2] DESC, c.g[1], c.carriage_no
+		LOOP
+			BEGIN
+				IF pass = 1 THEN
+					PERFORM 1 FROM run_carriage rc
+					WHERE rc.run_id = place_group.run_id AND rc.carriage_no = cand.carriage_no
+					FOR UPDATE SKIP LOCKED;
+					CONTINUE WHEN NOT FOUND;
+				ELSE
+					PERFORM 1 FROM run_carriage rc
+					WHERE rc.run_id = place_group.run_id AND rc.carriage_no = cand.carriage_no
+					FOR UPDATE;
+				END IF;
+				-- a new statement: the latest map, which the lock now guards
+				SELECT seatgroup_place(rc.map, cand.row_len, cand.aisle, legs, n, coalesce(cand.mask, 0)) INTO g
+				FROM run_carriage rc WHERE rc.run_id = place_group.run_id AND rc.carriage_no = cand.carriage_no;
+				IF g IS NULL THEN
+					RAISE EXCEPTION USING ERRCODE = 'TKZ01';	-- filled up meanwhile
+				END IF;
+				RETURN QUERY
+				SELECT s.seat_id, g[1], g[2] = 1 FROM seat s
+				WHERE s.train_id = place_group.train_id AND s.carriage_no = cand.carriage_no
+				  AND s.seat_index = ANY (g[3:])
+				ORDER BY s.seat_index;
+				RETURN;
+			EXCEPTION WHEN SQLSTATE 'TKZ01' THEN
+				NULL;	-- the subtransaction's end released the carriage: try the next
+			END;
+		END LOOP;
 	END LOOP;
 
 	-- no carriage holds the whole group: spread it
@@ -695,6 +707,17 @@ BEGIN
 	END LOOP;
 
 	trip := travel_time(j.train_id, service_date, j.legs);
+	-- unpaid holds of these people past their deadline no longer count:
+	-- expire them (the sweeper would) so they do not block this order
+	PERFORM expire_orders(array_agg(x.order_id)) FROM (
+		SELECT o.order_id FROM orders o
+		WHERE o.order_id IN (
+			SELECT t.order_id FROM tickets t
+			WHERE t.document_key = ANY (keys) AND t.status = 'held' AND t.hold_until <= now() AND t.travel && trip)
+		  AND o.status = 'held' AND o.hold_until <= now()
+		ORDER BY o.order_id
+		FOR UPDATE OF o SKIP LOCKED) x
+	HAVING count(*) > 0;
 	-- a friendly early answer; the exclusion constraint decides under races
 	SELECT p.name, t.ticket_id, tr.code, t.travel INTO clash
 	FROM tickets t JOIN passenger p ON p.passenger_id = t.passenger_id
@@ -780,7 +803,7 @@ BEGIN
 	CASE o.status
 		WHEN 'cancelled', 'expired' THEN
 			RETURN o.status;
-		WHEN 'paid', 'refunded', 'changed' THEN
+		WHEN 'paid', 'refunded' THEN
 			RAISE EXCEPTION 'order % is already paid', order_id USING ERRCODE = 'TK004',
 				HINT = 'Use ticket.refund() for a paid order.';
 		ELSE
@@ -848,6 +871,11 @@ BEGIN
 		WHEN 'refunded' THEN
 			RETURN o.status;
 		WHEN 'paid' THEN
+			IF NOT EXISTS (SELECT 1 FROM tickets t WHERE t.order_id = o.order_id AND t.status = 'paid') THEN
+				RAISE EXCEPTION 'order % has no paid tickets left', order_id USING ERRCODE = 'TK005',
+					DETAIL = 'Its tickets were changed to other orders.',
+					HINT = 'Refund the new tickets with ticket.refund_ticket().';
+			END IF;
 			PERFORM refund_tickets(o, NULL);
 			RETURN 'refunded';
 		ELSE
@@ -999,10 +1027,9 @@ BEGIN
 	END IF;
 
 	-- release first: the new journey may overlap the prev one in time
+	-- (the old order stays paid: confirm() and set_order_status() move every
+	-- ticket of an order, and must never bring a changed ticket back)
 	UPDATE tickets t SET status = 'changed', refund_fee = fee WHERE t.ticket_id = prev.ticket_id;
-	IF NOT EXISTS (SELECT 1 FROM tickets t WHERE t.order_id = prev.order_id AND t.status IN ('held', 'paid')) THEN
-		UPDATE orders o SET status = 'changed', closed_at = now() WHERE o.order_id = prev.order_id;
-	END IF;
 	new_order := nextval('orders_order_id_seq');
 	BEGIN
 		INSERT INTO orders (order_id, user_id, run_id, seat_class, legs, status, hold_until, paid_at, total)
