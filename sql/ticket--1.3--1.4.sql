@@ -138,8 +138,10 @@ ALTER TABLE tickets
 	ADD COLUMN passenger_type text,
 	ADD COLUMN travel tsrange,
 	ADD COLUMN price numeric(8, 1) CHECK (price >= 0),
-	-- deferred: a restore copies the rows in whatever order the heap had
-	ADD COLUMN changed_from bigint UNIQUE REFERENCES tickets DEFERRABLE INITIALLY DEFERRED,
+	-- no foreign key to tickets itself: pg_dump warns about (and may fail
+	-- to order) the rows of a self-referencing configuration table; only
+	-- change_ticket() sets it and tickets are never deleted
+	ADD COLUMN changed_from bigint UNIQUE,
 	ADD COLUMN refund_fee numeric(8, 1),
 	ADD CONSTRAINT tickets_named_complete CHECK (passenger_id IS NULL
 		OR (document_key IS NOT NULL AND travel IS NOT NULL AND NOT isempty(travel) AND price IS NOT NULL));
