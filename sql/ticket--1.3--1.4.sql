@@ -272,7 +272,8 @@ COMMENT ON FUNCTION set_fare(text, text, text, text, numeric) IS 'load the full 
 
 CREATE FUNCTION fare(train text, from_station text, to_station text, seat_class text,
 	passenger_type text DEFAULT 'adult') RETURNS numeric
-LANGUAGE plpgsql STABLE SET search_path = ticket, pg_catalog, pg_temp AS $$
+-- definer: the fare helpers it calls are internal
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
 	tid integer := ticket.train_id(train);
 	cls ticket.seat_class := checked_seat_class(seat_class);

@@ -1,7 +1,7 @@
 -- pgTAP: real-name tickets (1.4).  Each rule of the feature and each of its
 -- SQLSTATEs, the constraints that enforce them, and the privileges.
 BEGIN;
-SELECT plan(72);
+SELECT plan(75);
 SET LOCAL search_path = ticket, public;
 SET LOCAL client_min_messages = warning;
 
@@ -59,6 +59,9 @@ SELECT lives_ok($$SELECT add_passenger(1, '110101201003151233', '李四', 'child
 SELECT throws_ok($$SELECT remove_passenger(1, '420103199505057779')$$, 'TK042', NULL, 'removing an unknown passenger: TK042');
 SELECT throws_ok($$INSERT INTO ticket.passenger (user_id, document_type, document_no, name, passenger_type)
 	VALUES (1, 'id_card', '1', 'x', 'adult')$$, '42501', NULL, 'the application role cannot write passengers');
+SELECT ok(fare('G1', 'VNP', 'AOH', 'second', 'child') > 0, 'the application role can ask for a fare');
+SELECT is(refund_fee(100, '3 days'), 5.0, 'the application role can ask for a refund fee');
+SELECT throws_ok($$SELECT set_fare('G1', 'VNP', 'AOH', 'second', 100)$$, '42501', NULL, 'the application role cannot load fares');
 RESET ROLE;
 SELECT set_setting('max_passengers', 3);
 SELECT throws_ok($$SELECT add_passenger(1, '310101198506152345', '赵六')$$, 'TK041', NULL, 'more than the cap: TK041');
