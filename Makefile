@@ -28,7 +28,7 @@ ISOLATION = segrange_exclusion grab_last_seat grab_same_user confirm_vs_expiry c
 # 1.2: queue and waitlist
 ISOLATION +=
 # 1.4: real-name tickets
-ISOLATION += passenger_overlap change_vs_refund group_grab_race
+ISOLATION += passenger_overlap change_vs_refund group_grab_race daily_cancel_limit
 ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=test/isolation/temp.conf \
 	--inputdir=test/isolation --outputdir=test/isolation/output
 

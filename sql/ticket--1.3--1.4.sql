@@ -637,7 +637,7 @@ BEGIN
 		RAISE EXCEPTION 'user id must not be null' USING ERRCODE = 'TK017';
 	END IF;
 	IF n NOT BETWEEN 1 AND 5 OR array_position(passengers, NULL) IS NOT NULL
-	   OR (SELECT count(DISTINCT upper(btrim(x))) FROM unnest(passengers) x) <> n THEN
+	   OR (SELECT count(DISTINCT upper(regexp_replace(x, '\s', '', 'g'))) FROM unnest(passengers) x) <> n THEN
 		RAISE EXCEPTION 'an order names 1 to 5 different passengers, not %', coalesce(array_to_string(passengers, ', ', 'NULL'), 'none')
 			USING ERRCODE = 'TK044', DETAIL = 'Give each passenger''s document number once.';
 	END IF;
@@ -670,13 +670,18 @@ BEGIN
 	IF j.run_status <> 'open' THEN
 		RAISE EXCEPTION 'sales are not open for train % on %', code, service_date USING ERRCODE = 'TK012';
 	END IF;
-	SELECT * INTO counts FROM user_day u WHERE u.user_id = grab.user_id AND u.day = today;
-	IF coalesce(counts.cancels, 0) >= setting('max_cancels_per_day') THEN
+	-- The day's counters, row locked until commit: a concurrent cancel()
+	-- of this user waits to count.  Lock order: this row, then orders, then
+	-- carriages, as in cancel().
+	INSERT INTO user_day AS u (user_id, day) VALUES (grab.user_id, today)
+	ON CONFLICT ON CONSTRAINT user_day_pkey DO UPDATE SET orders = u.orders
+	RETURNING * INTO counts;
+	IF counts.cancels >= setting('max_cancels_per_day') THEN
 		RAISE EXCEPTION 'daily cancel limit reached: user % cancelled % orders today', user_id, counts.cancels
 			USING ERRCODE = 'TK047', DETAIL = 'A user who cancels that many orders in a day cannot buy again that day.',
 			HINT = 'Try again tomorrow (Beijing time).';
 	END IF;
-	IF coalesce(counts.orders, 0) >= setting('max_orders_per_day') THEN
+	IF counts.orders >= setting('max_orders_per_day') THEN
 		RAISE EXCEPTION 'daily order limit reached: user % made % orders today', user_id, counts.orders
 			USING ERRCODE = 'TK048', HINT = 'Try again tomorrow (Beijing time).';
 	END IF;
@@ -780,8 +785,7 @@ BEGIN
 			END IF;
 			RAISE;
 	END;
-	INSERT INTO user_day AS u (user_id, day, orders) VALUES (grab.user_id, today, 1)
-	ON CONFLICT ON CONSTRAINT user_day_pkey DO UPDATE SET orders = u.orders + 1;
+	UPDATE user_day u SET orders = u.orders + 1 WHERE u.user_id = grab.user_id AND u.day = today;
 
 	RETURN QUERY
 	SELECT b.order_id, b.ticket_id, b.passenger, b.passenger_type, b.carriage, b.seat_no, b.seat_class,
@@ -800,9 +804,17 @@ COMMENT ON FUNCTION grab(bigint, text, date, text, text, text, text[], text) IS 
 CREATE OR REPLACE FUNCTION cancel(order_id bigint) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
-	o orders := lock_order(order_id);
-	result text;
+	owner bigint;
+	o orders;
 BEGIN
+	-- Lock order: the user's day counters, then the order, then carriages,
+	-- as grab() takes them.  (An order's user never changes.)
+	SELECT x.user_id INTO owner FROM orders x WHERE x.order_id = cancel.order_id;
+	IF owner IS NOT NULL THEN
+		INSERT INTO user_day AS u (user_id, day) VALUES (owner, beijing_now()::date)
+		ON CONFLICT ON CONSTRAINT user_day_pkey DO UPDATE SET cancels = u.cancels;
+	END IF;
+	o := lock_order(order_id);
 	CASE o.status
 		WHEN 'cancelled', 'expired' THEN
 			RETURN o.status;
@@ -810,10 +822,9 @@ BEGIN
 			RAISE EXCEPTION 'order % is already paid', order_id USING ERRCODE = 'TK004',
 				HINT = 'Use ticket.refund() for a paid order.';
 		ELSE
-			result := set_order_status(order_id, 'cancelled');
-			INSERT INTO user_day AS u (user_id, day, cancels) VALUES (o.user_id, beijing_now()::date, 1)
-			ON CONFLICT ON CONSTRAINT user_day_pkey DO UPDATE SET cancels = u.cancels + 1;
-			RETURN result;
+			UPDATE user_day u SET cancels = u.cancels + 1
+			WHERE u.user_id = o.user_id AND u.day = beijing_now()::date;
+			RETURN set_order_status(order_id, 'cancelled');
 	END CASE;
 END
 $$;
