@@ -350,6 +350,19 @@ SELECT status, confirm(order_id) AS confirm_again FROM orders WHERE order_id = :
 SELECT t.status, t.refund_fee FROM tickets t WHERE t.order_id = :soon_order;
 SELECT regress_error(format('SELECT refund(%s)', :soon_order));
 
+-- within 48 hours of departure a change may only go to a train leaving the
+-- same day: tomorrow's G1 (09:00) to G5 the same day, not to the day after
+SELECT (beijing_now()::date + 1) AS tomorrow \gset
+SELECT open_sales('G1', :'tomorrow') > 0, open_sales('G5', :'tomorrow') > 0,
+       open_sales('G5', (:'tomorrow'::date + 1)) > 0;
+SELECT add_passenger(42, '110101198001015559', '吴十') > 0;
+SELECT order_id AS late_order FROM grab(42, 'G1', :'tomorrow', 'VNP', 'AOH', 'second', ARRAY['110101198001015559']) \gset
+SELECT confirm(:late_order);
+SELECT split_part(regress_error(format($$SELECT * FROM change_ticket(%s, 'G5', %L, 'VNP', 'AOH')$$,
+	(SELECT ticket_id FROM tickets WHERE order_id = :late_order), :'tomorrow'::date + 1)), E'\n', 1) AS refused;
+SELECT departs::time, fee, to_pay FROM change_ticket((SELECT ticket_id FROM tickets WHERE order_id = :late_order),
+	'G5', :'tomorrow', 'VNP', 'AOH');
+
 -- the seat maps still equal the live tickets after all this
 CREATE TEMP TABLE maps_before AS SELECT run_id, carriage_no, map FROM run_carriage;
 DO $$ BEGIN PERFORM rebuild_seat_map(run_id, carriage_no) FROM run_carriage; END $$;

@@ -1000,6 +1000,14 @@ BEGIN
 		RAISE EXCEPTION 'ticket % is already for this train, journey and class', ticket_id USING ERRCODE = 'TK056';
 	END IF;
 	new_travel := travel_time(j.train_id, service_date, j.legs);
+	-- 12306: within 48 hours of departure a ticket may only move to a train
+	-- leaving by the end of the day printed on it
+	IF lower(prev.travel) - beijing_now() < interval '48 hours'
+	   AND lower(new_travel) >= date_trunc('day', lower(prev.travel)) + interval '1 day' THEN
+		RAISE EXCEPTION 'ticket % cannot be changed to a later day within 48 hours of departure', ticket_id
+			USING ERRCODE = 'TK050',
+			DETAIL = format('It departs at %s; the new train must leave by the end of that day.', lower(prev.travel));
+	END IF;
 	new_price := passenger_price(fare_of(j.train_id, lower(j.legs), upper(j.legs), cls), prev.passenger_type, cls);
 	SELECT s.carriage_no INTO old_carriage FROM seat s WHERE s.seat_id = prev.seat_id;
 
