@@ -246,6 +246,7 @@ seatgroup_place(const SeatMap *map, int row_len, int aisle, Segment legs,
 	uint32_t	chosen[SEATMAP_MAX_SEATS];
 	int			rows;
 	int			total = 0;
+	int			pass;
 	int			r;
 
 	if (n < 1 || n > SEATGROUP_MAX || row_len < 1 || row_len > SEATGROUP_MAX_ROW ||
@@ -298,7 +299,7 @@ seatgroup_place(const SeatMap *map, int row_len, int aisle, Segment legs,
 	}
 
 	/* level 1: one row, a one-side fit first */
-	for (int pass = 0; pass < 2; pass++)
+	for (pass = 0; pass < 2; pass++)
 		for (r = 0; r < rows; r++)
 			if (popcount(free[r]) >= n &&
 				(pass == 1 || fits_one_side(free[r], row_len, aisle, n)))
