@@ -7,7 +7,8 @@ EXTENSION = ticket
 EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
 
 MODULE_big = ticket
-OBJS = src/ticket.o src/segment.o src/segrange.o src/segrange_gist.o src/seatmap.o src/seatmap_sql.o src/queue_worker.o src/seatassign.o src/seatassign_sql.o
+OBJS = src/ticket.o src/segment.o src/segrange.o src/segrange_gist.o src/seatmap.o src/seatmap_sql.o \
+	src/queue_worker.o src/seatassign.o src/seatassign_sql.o src/seatgroup.o src/seatgroup_sql.o
 PG_CFLAGS = -Wall -Wextra -Werror
 # Server headers as system headers: -Wextra then checks our code, not theirs.
 PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server)
@@ -21,14 +22,14 @@ REGRESS +=
 # 1.3: journey search
 REGRESS += search
 # 1.4: real-name tickets
-REGRESS +=
+REGRESS += passengers
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/temp.conf
 
 ISOLATION = segrange_exclusion grab_last_seat grab_same_user confirm_vs_expiry cancel_vs_confirm grab_repeatable_read
 # 1.2: queue and waitlist
 ISOLATION +=
 # 1.4: real-name tickets
-ISOLATION +=
+ISOLATION += passenger_overlap change_vs_refund group_grab_race daily_cancel_limit
 ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=test/isolation/temp.conf \
 	--inputdir=test/isolation --outputdir=test/isolation/output
 
@@ -36,7 +37,7 @@ ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=test/isolation/temp
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-EXTRA_CLEAN = test/fuzz/fuzz_segment test/fuzz/fuzz_seatmap test/isolation/output tmp_check tmp_check_iso
+EXTRA_CLEAN = test/fuzz/fuzz_segment test/fuzz/fuzz_seatmap test/fuzz/fuzz_seatgroup test/isolation/output tmp_check tmp_check_iso
 
 # The pure C parts without a server: unit tests and fuzzers, with sanitizers.
 FUZZ_CFLAGS = -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined -fno-sanitize-recover=all -Isrc
@@ -44,11 +45,14 @@ test/fuzz/fuzz_segment: test/fuzz/fuzz_segment.c src/segment.c src/segment.h
 	$(CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_segment.c src/segment.c
 test/fuzz/fuzz_seatmap: test/fuzz/fuzz_seatmap.c src/seatmap.c src/seatmap.h src/segment.c src/segment.h
 	$(CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_seatmap.c src/seatmap.c src/segment.c
+test/fuzz/fuzz_seatgroup: test/fuzz/fuzz_seatgroup.c src/seatgroup.c src/seatgroup.h src/seatmap.c src/seatmap.h src/segment.c src/segment.h
+	$(CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_seatgroup.c src/seatgroup.c src/seatmap.c src/segment.c
 
 .PHONY: fuzzcheck
-fuzzcheck: test/fuzz/fuzz_segment test/fuzz/fuzz_seatmap
+fuzzcheck: test/fuzz/fuzz_segment test/fuzz/fuzz_seatmap test/fuzz/fuzz_seatgroup
 	./test/fuzz/fuzz_segment 200000
 	./test/fuzz/fuzz_seatmap 200000
+	./test/fuzz/fuzz_seatgroup 200000
 
 # The two halves of installcheck, so test/run can report them separately.
 .PHONY: installcheck-regress installcheck-isolation

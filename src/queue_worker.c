@@ -59,15 +59,17 @@ queue_worker_init(void)
 {
 	BackgroundWorker worker;
 
-	DefineCustomStringVariable("ticket.queue_database",
-							   "Database whose order queue the ticket queue worker serves.",
-							   "Empty: no worker is started.  Takes effect at server start, "
-							   "with ticket in shared_preload_libraries.",
-							   &queue_database,
-							   "postgres",
-							   PGC_POSTMASTER,
-							   0,
-							   NULL, NULL, NULL);
+	/* a server-start setting can only be defined while the server starts */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomStringVariable("ticket.queue_database",
+								   "Database whose order queue the ticket queue worker serves.",
+								   "Empty: no worker is started.  Takes effect at server start, "
+								   "with ticket in shared_preload_libraries.",
+								   &queue_database,
+								   "postgres",
+								   PGC_POSTMASTER,
+								   0,
+								   NULL, NULL, NULL);
 	DefineCustomIntVariable("ticket.queue_naptime",
 							"How long the queue worker sleeps when no request is waiting.",
 							NULL,
