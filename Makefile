@@ -37,7 +37,7 @@ ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=test/isolation/temp
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-EXTRA_CLEAN = test/fuzz/fuzz_segment test/fuzz/fuzz_seatmap test/fuzz/fuzz_seatgroup test/isolation/output tmp_check tmp_check_iso
+EXTRA_CLEAN = test/fuzz/fuzz_segment test/fuzz/fuzz_seatmap test/fuzz/fuzz_seatassign test/fuzz/fuzz_seatgroup test/isolation/output tmp_check tmp_check_iso
 
 # The pure C parts without a server: unit tests and fuzzers, with sanitizers.
 FUZZ_CFLAGS = -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined -fno-sanitize-recover=all -Isrc
@@ -45,13 +45,16 @@ test/fuzz/fuzz_segment: test/fuzz/fuzz_segment.c src/segment.c src/segment.h
 	$(CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_segment.c src/segment.c
 test/fuzz/fuzz_seatmap: test/fuzz/fuzz_seatmap.c src/seatmap.c src/seatmap.h src/segment.c src/segment.h
 	$(CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_seatmap.c src/seatmap.c src/segment.c
+test/fuzz/fuzz_seatassign: test/fuzz/fuzz_seatassign.c src/seatassign.c src/seatassign.h src/seatmap.c src/seatmap.h src/segment.c src/segment.h
+	$(CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_seatassign.c src/seatassign.c src/seatmap.c src/segment.c
 test/fuzz/fuzz_seatgroup: test/fuzz/fuzz_seatgroup.c src/seatgroup.c src/seatgroup.h src/seatmap.c src/seatmap.h src/segment.c src/segment.h
 	$(CC) $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_seatgroup.c src/seatgroup.c src/seatmap.c src/segment.c
 
 .PHONY: fuzzcheck
-fuzzcheck: test/fuzz/fuzz_segment test/fuzz/fuzz_seatmap test/fuzz/fuzz_seatgroup
+fuzzcheck: test/fuzz/fuzz_segment test/fuzz/fuzz_seatmap test/fuzz/fuzz_seatassign test/fuzz/fuzz_seatgroup
 	./test/fuzz/fuzz_segment 200000
 	./test/fuzz/fuzz_seatmap 200000
+	./test/fuzz/fuzz_seatassign 20000
 	./test/fuzz/fuzz_seatgroup 200000
 
 # The two halves of installcheck, so test/run can report them separately.
