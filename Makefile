@@ -18,7 +18,7 @@ DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 TESTS = $(wildcard sql/*.sql)
 REGRESS = segrange_input segrange_ops segrange_index segrange_exclusion ticket_api extension_lifecycle
 # 1.2: queue and waitlist
-REGRESS +=
+REGRESS += queue
 # 1.3: journey search
 REGRESS += search
 # 1.4: real-name tickets

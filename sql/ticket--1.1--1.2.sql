@@ -308,14 +308,14 @@ $$;
 -- The waitlist -----------------------------------------------------------------
 
 -- Departure of a run from a stop, as a point in time (the timetable is in
--- Beijing time).
+-- Beijing time); a train without times leaves at the start of its date.
 CREATE FUNCTION departure_time(run_id bigint, stop_no integer) RETURNS timestamptz
 LANGUAGE sql STABLE SET search_path = ticket, pg_catalog, pg_temp AS $$
-	SELECT (r.service_date + s.depart) AT TIME ZONE 'Asia/Shanghai'
+	SELECT (r.service_date + coalesce(s.depart, interval '0')) AT TIME ZONE 'Asia/Shanghai'
 	FROM run r JOIN stop s ON s.train_id = r.train_id
 	WHERE r.run_id = departure_time.run_id AND s.stop_no = departure_time.stop_no
 $$;
-COMMENT ON FUNCTION departure_time(bigint, integer) IS 'when a run leaves one of its stops (timetables are Beijing time)';
+COMMENT ON FUNCTION departure_time(bigint, integer) IS 'when a run leaves one of its stops (timetables are Beijing time; without times, the start of the service date)';
 
 CREATE FUNCTION join_waitlist(user_id bigint, train text, service_date date, from_station text,
 	to_station text, seat_classes text[] DEFAULT NULL, deadline timestamptz DEFAULT NULL)
