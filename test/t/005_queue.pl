@@ -1,0 +1,166 @@
+
+# The order queue under a crowd, served by the background worker: 64
+# clients each enqueue a random journey on one hot 1,193-seat, 20-stop run
+# and wait for the answer, over and over.  Every accepted request must be
+# served, in exactly the order of acceptance (the rank correlation between
+# acceptance and service is 1, with no inversion), the seats must be sold
+# exactly as the requests say, and no two live tickets may overlap.  Then the
+# admission cap: with the run's service held up, a crowd knocking at once
+# fills the queue to the cap (plus at most the callers racing it), and
+# everyone else hears TK018; once service resumes every accepted request is
+# served.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+my $clients  = 64;
+my $duration = 12;
+my $cap      = 20;
+
+my $node = PostgreSQL::Test::Cluster->new('queue');
+$node->init;
+$node->append_conf(
+	'postgresql.conf', q{
+max_connections = 120
+fsync = off
+log_min_messages = warning
+shared_preload_libraries = 'ticket'
+ticket.queue_database = 'postgres'
+});
+$node->start;
+
+$node->safe_psql('postgres', q{
+SET client_min_messages = warning;
+CREATE EXTENSION ticket CASCADE;
+SELECT ticket.add_station(chr(65 + i / 26) || chr(65 + i % 26) || 'Q', 'stop ' || i)
+FROM generate_series(0, 19) i;
+SELECT ticket.add_train('G9', ARRAY(SELECT 'stop ' || i FROM generate_series(0, 19) i ORDER BY i));
+SELECT ticket.add_default_layout('G9');
+SELECT ticket.open_sales('G9', '2030-01-01');
+SELECT ticket.open_sales('G9', '2030-01-02');
+-- test scaffolding: a passenger enqueues (its own transaction), then waits
+-- for the answer in the next one
+CREATE UNLOGGED TABLE public.answer (request_id bigint, outcome text, sqlstate text);
+CREATE FUNCTION public.enqueue(u bigint, day date) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	a integer := floor(random() * 19);
+	b integer := a + 1 + floor(random() * (19 - a));
+BEGIN
+	RETURN (ticket.enqueue(u, 'G9', day, 'stop ' || a, 'stop ' || b)).request_id;
+EXCEPTION WHEN SQLSTATE 'TK001' OR SQLSTATE 'TK018' THEN
+	INSERT INTO public.answer VALUES (NULL, 'refused', SQLSTATE);
+	RETURN 0;
+END
+$$;
+CREATE FUNCTION public.wait(req bigint) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	s record;
+BEGIN
+	IF req = 0 THEN
+		RETURN 'refused';
+	END IF;
+	LOOP
+		SELECT * INTO s FROM ticket.queue_status(req);
+		EXIT WHEN s.status <> 'waiting';
+		PERFORM pg_sleep(0.01);
+	END LOOP;
+	INSERT INTO public.answer VALUES (req, s.status, s.error_sqlstate);
+	RETURN s.status;
+END
+$$;
+});
+
+ok( $node->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'ticket queue worker'"),
+	'the queue worker runs');
+
+$node->pgbench(
+	"--no-vacuum --client=$clients --jobs=2 --time=$duration",
+	0,
+	[ qr{processed: [1-9]}, qr{number of failed transactions: 0 } ],
+	[qr{^$}],
+	'64 clients enqueue on one hot run and wait for their answers, with no failure',
+	{   'queue_passenger' =>
+		  "\\set u random(1, 1000000000000)\n"
+		  . "SELECT public.enqueue(:u, '2030-01-01') AS req \\gset\n"
+		  . "SELECT public.wait(:req);\n" });
+
+ok( $node->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM ticket.queue_request WHERE status = 'waiting'"),
+	'every accepted request is served');
+
+my ($served, $done, $rho, $inversions) = split /\|/, $node->safe_psql('postgres', q{
+WITH r AS (
+	SELECT rank() OVER (ORDER BY queue_position) AS accepted,
+	       rank() OVER (ORDER BY service_no) AS served, q.status
+	FROM ticket.queue_request q JOIN ticket.run ru USING (run_id)
+	WHERE ru.service_date = '2030-01-01')
+SELECT count(*), count(*) FILTER (WHERE status = 'done'),
+       -- Spearman's rank correlation, exactly 1 when the orders agree
+       1 - 6 * sum((accepted - served) ^ 2) / (count(*) * (count(*) ^ 2 - 1)),
+       -- two orders of the same requests agree iff every rank agrees
+       count(*) FILTER (WHERE accepted <> served)
+FROM r});
+cmp_ok($done, '>', 1000, "the queue sold tickets ($done of $served requests served were done)");
+is($rho,        '1', "acceptance and service order agree: rank correlation $rho over $served requests");
+is($inversions, '0', 'every request was served at the rank it was accepted at');
+
+is( $node->safe_psql('postgres', q{
+SELECT count(*) FROM ticket.queue_request q
+JOIN ticket.run ru USING (run_id) LEFT JOIN ticket.tickets t ON t.order_id = q.order_id
+WHERE ru.service_date = '2030-01-01'
+  AND (q.status = 'done') <> (t.ticket_id IS NOT NULL AND t.legs::text = q.legs::text AND t.status = 'held')}),
+	'0', 'every done request holds a ticket for its journey, and only those');
+is( $node->safe_psql('postgres', q{
+SELECT count(*) FROM public.answer a JOIN ticket.queue_request q USING (request_id)
+WHERE a.outcome <> q.status OR a.sqlstate IS DISTINCT FROM q.error_sqlstate}),
+	'0', 'every client heard the outcome the queue recorded');
+is( $node->safe_psql('postgres', q{
+SELECT count(*) FROM ticket.tickets a JOIN ticket.tickets b
+  ON a.run_id = b.run_id AND a.seat_id = b.seat_id AND a.ticket_id < b.ticket_id
+ AND int4range(ticket.lower(a.legs), ticket.upper(a.legs))
+     && int4range(ticket.lower(b.legs), ticket.upper(b.legs))
+WHERE a.status IN ('held', 'paid') AND b.status IN ('held', 'paid')}),
+	'0', 'no two live tickets overlap');
+
+# The cap: hold up the service of the second run (a server of a run takes
+# its serve lock first; this session takes it and keeps it), then a crowd.
+my $blocker = $node->background_psql('postgres');
+$blocker->query_safe(q{
+BEGIN;
+SELECT pg_advisory_xact_lock(hashtext('ticket.serve_queue'), hashint8(r.run_id))
+FROM ticket.run r WHERE r.service_date = '2030-01-02'});
+$node->safe_psql('postgres', 'TRUNCATE public.answer');
+local $ENV{PGOPTIONS} = "-c ticket.queue_max_waiting=$cap";
+$node->pgbench(
+	"--no-vacuum --client=$clients --jobs=2 --transactions=1",
+	0,
+	[qr{processed: $clients/$clients}],
+	[qr{^$}],
+	"$clients clients knock at once on a queue capped at $cap",
+	{ 'queue_crowd' => "\\set u random(1, 1000000000000)\nSELECT public.enqueue(:u, '2030-01-02');\n" });
+my ($waiting, $full) = split /\|/, $node->safe_psql('postgres', q{
+SELECT (SELECT count(*) FROM ticket.queue_request q JOIN ticket.run r USING (run_id)
+        WHERE r.service_date = '2030-01-02' AND q.status = 'waiting'),
+       (SELECT count(*) FROM public.answer WHERE sqlstate = 'TK018')});
+cmp_ok($waiting, '>=', $cap, "the queue filled to the cap ($waiting waiting)");
+cmp_ok($waiting, '<', $cap + $clients, "the cap held: at most the racing callers beyond it ($waiting waiting)");
+is($waiting + $full, $clients, "everyone else heard 'queue full' ($full times TK018)");
+$blocker->query_safe('COMMIT');
+$blocker->quit;
+ok( $node->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM ticket.queue_request WHERE status = 'waiting'"),
+	'once service resumes, every accepted request is served');
+
+my $log = slurp_file($node->logfile);
+my $deadlocks = () = $log =~ /deadlock detected/g;
+is($deadlocks, 0, 'no deadlocks');
+unlike($log, qr/batch of \d+ requests on run \d+ failed/, 'no batch needed the repair path');
+
+$node->stop;
+done_testing();
