@@ -909,7 +909,7 @@ REVOKE EXECUTE ON FUNCTION find_seat(bigint, integer, segrange, seat_class, bool
 	join_waitlist(bigint, text, date, text, text, text[], timestamptz), waitlist_status(bigint),
 	leave_waitlist(bigint),
 	enqueue(bigint, text, date, text, text, text, text), queue_status(bigint), queued_runs(),
-	waiting_ahead(bigint, bigint, integer),
+	waiting_ahead(bigint, bigint, integer), seats_returned(bigint),
 	serve_queue(bigint, integer), seatmap_assign(bytea[], integer[], segrange[], integer[])
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION join_waitlist(bigint, text, date, text, text, text[], timestamptz),

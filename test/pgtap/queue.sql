@@ -1,0 +1,59 @@
+-- pgTAP: the queue and the waitlist (1.2): objects, privileges, settings,
+-- and the application role using them for real.
+BEGIN;
+SELECT plan(27);
+
+SELECT has_table('ticket', t, 'table ticket.' || t || ' exists')
+FROM unnest(ARRAY['queue_request', 'queue_head', 'waitlist']) t;
+SELECT has_pk('ticket', t, 'table ticket.' || t || ' has a primary key')
+FROM unnest(ARRAY['queue_request', 'queue_head', 'waitlist']) t;
+SELECT has_sequence('ticket', 'queue_position_seq', 'acceptance order comes from one sequence');
+SELECT has_type('ticket', 'queue_entry', 'enqueue returns a queue_entry');
+
+SELECT ok(has_function_privilege('ticket_app', 'ticket.' || f, 'EXECUTE'), 'ticket_app may call ' || f)
+FROM unnest(ARRAY['enqueue(bigint, text, date, text, text, text, text)', 'queue_status(bigint)',
+	'join_waitlist(bigint, text, date, text, text, text[], timestamptz)', 'waitlist_status(bigint)',
+	'leave_waitlist(bigint)']) f;
+SELECT ok(NOT has_function_privilege('ticket_app', 'ticket.serve_queue(bigint, integer)', 'EXECUTE'),
+	'ticket_app may not serve the queue');
+SELECT ok(has_function_privilege('ticket_admin', 'ticket.serve_queue(bigint, integer)', 'EXECUTE'),
+	'ticket_admin may serve the queue');
+SELECT ok(NOT has_function_privilege('public', 'ticket.seats_returned(bigint)', 'EXECUTE'),
+	'PUBLIC may not run the waitlist hook');
+SELECT ok(NOT has_table_privilege('ticket_app', 'ticket.' || t, 'INSERT, UPDATE, DELETE, TRUNCATE'),
+	'ticket_app cannot write ticket.' || t)
+FROM unnest(ARRAY['queue_request', 'queue_head', 'waitlist']) t;
+
+-- the admission cap is a superuser setting, so an application cannot lift it for itself
+-- (calling a C function of the extension loads the library, which defines it)
+SELECT cmp_ok(ticket.queue_max_waiting(), '>', 0, 'the admission cap is set');
+SELECT is((SELECT context FROM pg_settings WHERE name = 'ticket.queue_max_waiting'), 'superuser',
+	'ticket.queue_max_waiting can only be changed by a superuser');
+
+-- for real, as the application role
+DO $$
+BEGIN
+	PERFORM ticket.add_station('PQA', 'P0');
+	PERFORM ticket.add_station('PQB', 'P1');
+	PERFORM ticket.add_train('G7701', ARRAY['PQA', 'PQB']);
+	PERFORM ticket.add_carriage('G7701', 1, 'second', 1, 'A');
+	PERFORM ticket.open_sales('G7701', '2099-01-01');
+END
+$$;
+SET LOCAL ROLE ticket_app;
+CREATE TEMP TABLE my_request AS SELECT * FROM ticket.enqueue(1, 'G7701', '2099-01-01', 'PQA', 'PQB');
+SELECT is((SELECT status FROM my_request), 'waiting', 'the application queues a request');
+SELECT throws_ok($$INSERT INTO ticket.queue_request (run_id, user_id, legs) SELECT run_id, 2, '[0,1)' FROM ticket.run$$,
+	'42501', NULL, 'the application cannot queue behind the API''s back');
+SELECT throws_ok($$SELECT ticket.serve_queue()$$, '42501', NULL, 'the application cannot serve the queue');
+RESET ROLE;
+SELECT is(ticket.serve_queue(), 1, 'an administrator (here the superuser) serves it');
+SET LOCAL ROLE ticket_app;
+SELECT is((SELECT s.status FROM my_request r, ticket.queue_status(r.request_id) s), 'done',
+	'the application reads its answer');
+SELECT throws_ok($$SELECT ticket.join_waitlist(2, 'G7701', '2099-01-01', 'PQA', 'PQB', NULL, now() - interval '1 day')$$,
+	'TK022', NULL, 'a deadline in the past is refused');
+RESET ROLE;
+
+SELECT * FROM finish();
+ROLLBACK;
