@@ -917,3 +917,5 @@ GRANT EXECUTE ON FUNCTION join_waitlist(bigint, text, date, text, text, text[], 
 	enqueue(bigint, text, date, text, text, text, text), queue_status(bigint)
 	TO ticket_app, ticket_admin;
 GRANT EXECUTE ON FUNCTION queued_runs(), serve_queue(bigint, integer) TO ticket_admin;
+-- queue_status runs with the caller's rights and counts who is ahead
+GRANT EXECUTE ON FUNCTION waiting_ahead(bigint, bigint, integer) TO ticket_app, ticket_admin;

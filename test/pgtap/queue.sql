@@ -1,7 +1,7 @@
 -- pgTAP: the queue and the waitlist (1.2): objects, privileges, settings,
 -- and the application role using them for real.
 BEGIN;
-SELECT plan(27);
+SELECT plan(28);
 
 SELECT has_table('ticket', t, 'table ticket.' || t || ' exists')
 FROM unnest(ARRAY['queue_request', 'queue_head', 'waitlist']) t;
@@ -43,6 +43,8 @@ $$;
 SET LOCAL ROLE ticket_app;
 CREATE TEMP TABLE my_request AS SELECT * FROM ticket.enqueue(1, 'G7701', '2099-01-01', 'PQA', 'PQB');
 SELECT is((SELECT status FROM my_request), 'waiting', 'the application queues a request');
+SELECT is((SELECT s.ahead FROM my_request r, ticket.queue_status(r.request_id) s), 0::bigint,
+	'the application follows its waiting request');
 SELECT throws_ok($$INSERT INTO ticket.queue_request (run_id, user_id, legs) SELECT run_id, 2, '[0,1)' FROM ticket.run$$,
 	'42501', NULL, 'the application cannot queue behind the API''s back');
 SELECT throws_ok($$SELECT ticket.serve_queue()$$, '42501', NULL, 'the application cannot serve the queue');
