@@ -53,6 +53,8 @@ CREATE TABLE queue_request (
 	order_id bigint REFERENCES orders,
 	error_sqlstate text,
 	error_message text,
+	ahead_when_accepted bigint NOT NULL DEFAULT 0,
+	served_when_accepted bigint NOT NULL DEFAULT 0,
 	UNIQUE (user_id, client_request_id),
 	CHECK ((status = 'waiting') = (served_at IS NULL)),
 	CHECK ((status = 'done') = (order_id IS NOT NULL)),
@@ -63,6 +65,7 @@ CREATE UNIQUE INDEX queue_one_waiting_per_run ON queue_request (user_id, run_id)
 CREATE INDEX queue_waiting_idx ON queue_request (run_id, queue_position) WHERE status = 'waiting';
 COMMENT ON TABLE queue_request IS 'requests accepted by ticket.enqueue(): waiting, then done (with an order) or failed (with an SQLSTATE)';
 COMMENT ON COLUMN queue_request.queue_position IS 'order of acceptance (one sequence for all runs): a run''s requests are served in this order';
+COMMENT ON COLUMN queue_request.ahead_when_accepted IS 'requests of the run waiting ahead when this one was accepted; with queue_head.served then and now, queue_status() tells how many still are without counting them';
 COMMENT ON COLUMN queue_request.service_no IS 'global order of service (queue_service_seq): served in position order, it grows with queue_position';
 
 CREATE TYPE queue_entry AS (
@@ -172,6 +175,20 @@ END
 $$;
 COMMENT ON FUNCTION find_seat(bigint, integer, segrange, seat_class, boolean) IS 'internal: the best free seat for a journey with its carriage locked, NULL if none (without waiting for locked carriages unless may_wait)';
 
+-- Lock every carriage of a run, in carriage order.  Whoever locks several
+-- carriages takes them in (run, carriage) order, and whoever holds one
+-- waits for no other; a grab that must expire holds of the run before it
+-- looks for a seat (which locks their carriages) takes them all this way
+-- first, so it never holds one carriage while waiting for a lower one.
+CREATE FUNCTION lock_run_inventory(run_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM 1 FROM run_carriage rc WHERE rc.run_id = lock_run_inventory.run_id
+	ORDER BY rc.carriage_no FOR UPDATE;
+END
+$$;
+COMMENT ON FUNCTION lock_run_inventory(bigint) IS 'internal: lock all inventory rows of a run in carriage order';
+
 -- Hold a seat for a user on a run: the part of a grab after the request has
 -- been checked.  grab() calls it for one caller; the waitlist for each
 -- request it fulfils.  Raises TK001 (nothing free) and TK002 (unpaid order).
@@ -201,6 +218,7 @@ BEGIN
 		WHERE o.user_id = hold_seat.user_id AND o.run_id = hold_seat.run_id AND o.status = 'held';
 	END IF;
 	IF stale THEN
+		PERFORM lock_run_inventory(hold_seat.run_id);
 		PERFORM expire_orders(ARRAY[unpaid]);
 		unpaid := NULL;
 	END IF;
@@ -300,8 +318,20 @@ BEGIN
 			USING ERRCODE = 'TK012';
 	END IF;
 
-	RETURN NEXT hold_seat(grab.user_id, j.run_id, j.train_id, j.legs, cls, grab.request_id, true,
-		format('on train %s on %s from %s to %s', upper(train), service_date, from_station, to_station));
+	-- Should this grab and another still wait for each other's carriages
+	-- (expiring holds locks theirs), PostgreSQL aborts one of them: that one
+	-- is rolled back to here and tries again.
+	FOR attempt IN 1..3 LOOP
+		BEGIN
+			RETURN NEXT hold_seat(grab.user_id, j.run_id, j.train_id, j.legs, cls, grab.request_id, true,
+				format('on train %s on %s from %s to %s', upper(train), service_date, from_station, to_station));
+			RETURN;
+		EXCEPTION WHEN deadlock_detected THEN
+			IF attempt = 3 THEN
+				RAISE;
+			END IF;
+		END;
+	END LOOP;
 END
 $$;
 
@@ -478,6 +508,30 @@ END
 $$;
 COMMENT ON FUNCTION seats_returned(bigint) IS 'internal: offer seats that came back to sale on a run to its waitlist first, in order, skipping requests nothing fits; returns how many requests were fulfilled';
 
+-- Releasing the expired holds of a run, a grab that found no seat locks all
+-- the run's carriages in order first (see lock_run_inventory): it looks for
+-- a seat again right after, and must not hold some while waiting for others.
+CREATE OR REPLACE FUNCTION release_expired_holds(run_id bigint) RETURNS integer
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM tickets t
+	               WHERE t.run_id = release_expired_holds.run_id AND t.status = 'held' AND t.hold_until <= now()) THEN
+		RETURN 0;
+	END IF;
+	PERFORM lock_run_inventory(release_expired_holds.run_id);
+	RETURN (SELECT expire_orders(coalesce(array_agg(o.order_id), '{}')) FROM (
+		-- found through tickets_holds_idx: orders has no index by run, so
+		-- that no plan ever prefers one to the unique (user, run) index
+		SELECT o.order_id FROM orders o
+		WHERE o.order_id IN (
+			SELECT t.order_id FROM tickets t
+			WHERE t.run_id = release_expired_holds.run_id AND t.status = 'held' AND t.hold_until <= now())
+		  AND o.status = 'held' AND o.hold_until <= now()
+		ORDER BY o.order_id
+		FOR UPDATE OF o SKIP LOCKED) o);
+END
+$$;
+
 -- Every release of seats now offers them to the waitlist first.
 CREATE OR REPLACE FUNCTION expire_orders(order_ids bigint[]) RETURNS integer
 LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
@@ -540,18 +594,18 @@ COMMENT ON FUNCTION expire_holds() IS 'release every unpaid hold past its deadli
 
 -- The queue ----------------------------------------------------------------------
 
--- Requests of a run waiting ahead of the one numbered pos (counting stops
--- at stop_at, the cap, so a full queue costs no more than that).
+-- Requests of a run waiting ahead of the one numbered pos, or all of them
+-- (counting stops at stop_at, the cap, so a full queue costs no more).
 CREATE FUNCTION waiting_ahead(run_id bigint, pos bigint, stop_at integer) RETURNS bigint
 LANGUAGE plpgsql STABLE SET search_path = ticket, pg_catalog, pg_temp AS $$
 BEGIN
 	RETURN (SELECT count(*) FROM (
 		SELECT 1 FROM queue_request q
-		WHERE q.run_id = waiting_ahead.run_id AND q.status = 'waiting' AND q.queue_position < pos
+		WHERE q.run_id = waiting_ahead.run_id AND q.status = 'waiting' AND (pos IS NULL OR q.queue_position < pos)
 		LIMIT stop_at) x);
 END
 $$;
-COMMENT ON FUNCTION waiting_ahead(bigint, bigint, integer) IS 'internal: how many requests of a run wait ahead of a position (at most stop_at; NULL: all)';
+COMMENT ON FUNCTION waiting_ahead(bigint, bigint, integer) IS 'internal: how many requests of a run wait ahead of a position (NULL: all that wait), counting at most stop_at (NULL: no limit)';
 
 CREATE FUNCTION enqueue(user_id bigint, train text, service_date date, from_station text,
 	to_station text, seat_class text DEFAULT NULL, request_id text DEFAULT NULL)
@@ -565,6 +619,7 @@ DECLARE
 	cap integer := queue_max_waiting();
 	pos bigint;
 	ahead bigint;
+	served_so_far bigint;
 	new_id bigint;
 BEGIN
 	IF user_id IS NULL THEN
@@ -611,21 +666,24 @@ BEGIN
 	-- committed before this one; ones accepted at the same instant do not
 	-- see each other, so a queue may pass the cap by at most the number of
 	-- concurrent enqueue calls.
+	-- Every request committed so far got its number before this one will.
 	PERFORM pg_advisory_xact_lock_shared(hashtext('ticket.queue'), hashint8(j.run_id));
-	BEGIN
-		INSERT INTO queue_request (run_id, user_id, client_request_id, seat_class, legs)
-		VALUES (j.run_id, enqueue.user_id, enqueue.request_id, cls, j.legs)
-		RETURNING queue_request.request_id, queue_request.queue_position INTO new_id, pos;
-	EXCEPTION WHEN unique_violation THEN
-		RAISE EXCEPTION 'user % is already waiting in the queue of this train', user_id
-			USING ERRCODE = 'TK020', HINT = 'Follow the waiting request with ticket.queue_status().';
-	END;
-	ahead := waiting_ahead(j.run_id, pos, cap);
+	ahead := waiting_ahead(j.run_id, NULL, cap);
 	IF ahead >= cap THEN
 		RAISE EXCEPTION 'queue full for train % on %: try later', upper(train), service_date
 			USING ERRCODE = 'TK018',
 			DETAIL = format('%s requests are waiting; at most %s may wait (ticket.queue_max_waiting).', ahead, cap);
 	END IF;
+	SELECT coalesce(max(h.served), 0) INTO served_so_far FROM queue_head h WHERE h.run_id = j.run_id;
+	BEGIN
+		INSERT INTO queue_request (run_id, user_id, client_request_id, seat_class, legs,
+			ahead_when_accepted, served_when_accepted)
+		VALUES (j.run_id, enqueue.user_id, enqueue.request_id, cls, j.legs, ahead, served_so_far)
+		RETURNING queue_request.request_id, queue_request.queue_position INTO new_id, pos;
+	EXCEPTION WHEN unique_violation THEN
+		RAISE EXCEPTION 'user % is already waiting in the queue of this train', user_id
+			USING ERRCODE = 'TK020', HINT = 'Follow the waiting request with ticket.queue_status().';
+	END;
 
 	-- A queued request is a click, not a sale: its commit need not wait for
 	-- the disk (the seats a server then holds commit as usual, and durably
@@ -653,8 +711,11 @@ BEGIN
 	status := q.status;
 	queue_position := q.queue_position;
 	IF q.status = 'waiting' THEN
+		-- Served in order: whatever was served since this request was
+		-- accepted was ahead of it.  (Requests still being accepted then
+		-- were not counted, so this errs on the short side; never below 0.)
 		SELECT * INTO h FROM queue_head x WHERE x.run_id = q.run_id;
-		ahead := waiting_ahead(q.run_id, q.queue_position, NULL);
+		ahead := greatest(q.ahead_when_accepted - (coalesce(h.served, 0) - q.served_when_accepted), 0);
 		estimated_wait := make_interval(secs => (ahead + 1) * coalesce(h.seconds_per_request, 0.001));
 	ELSIF q.status = 'done' THEN
 		SELECT b.order_id, b.carriage, b.seat_no, b.hold_until
@@ -667,6 +728,46 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION queue_status(bigint) IS 'a queued request: waiting (position, requests ahead, estimated wait), done (its order, seat and hold deadline) or failed (SQLSTATE and message, as ticket.grab would have raised)';
+
+-- Wait for a queued request's answer, up to a timeout, without polling: the
+-- caller sleeps on the lock a batch of the run holds until it commits, and
+-- looks again after each batch.
+CREATE FUNCTION queue_wait(request_id bigint, timeout interval DEFAULT '30 seconds',
+	OUT status text, OUT queue_position bigint, OUT ahead bigint, OUT estimated_wait interval,
+	OUT order_id bigint, OUT carriage integer, OUT seat_no text, OUT hold_until timestamptz,
+	OUT error_sqlstate text, OUT error_message text)
+LANGUAGE plpgsql VOLATILE SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	give_up timestamptz := clock_timestamp() + timeout;
+	run bigint;
+	current text;
+	asked timestamptz;
+BEGIN
+	IF timeout IS NULL OR timeout < '0'::interval THEN
+		RAISE EXCEPTION 'timeout must be a non-negative interval' USING ERRCODE = 'TK017';
+	END IF;
+	LOOP
+		SELECT q.status, q.run_id INTO current, run FROM queue_request q
+		WHERE q.request_id = queue_wait.request_id;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'no such queued request: %', request_id USING ERRCODE = 'TK019';
+		END IF;
+		EXIT WHEN current <> 'waiting' OR clock_timestamp() >= give_up;
+		asked := clock_timestamp();
+		-- taken and given back in one expression, so it is held for an instant
+		PERFORM pg_advisory_lock_shared(hashtext('ticket.queue_batch'), hashint8(run)),
+		        pg_advisory_unlock_shared(hashtext('ticket.queue_batch'), hashint8(run));
+		IF clock_timestamp() - asked < interval '1 millisecond' THEN
+			-- no batch was under way: the server has yet to start one
+			PERFORM pg_sleep(0.005);
+		END IF;
+	END LOOP;
+	SELECT * INTO status, queue_position, ahead, estimated_wait, order_id, carriage, seat_no, hold_until,
+		error_sqlstate, error_message
+	FROM queue_status(queue_wait.request_id);
+END
+$$;
+COMMENT ON FUNCTION queue_wait(bigint, interval) IS 'queue_status() once the request is served or the timeout (default 30 s) has passed, whichever comes first; sleeps while batches are served instead of polling';
 
 -- Runs whose queue has requests waiting, in run order.
 CREATE FUNCTION queued_runs() RETURNS TABLE (run_id bigint)
@@ -739,6 +840,8 @@ BEGIN
 	IF NOT pg_try_advisory_xact_lock(hashtext('ticket.serve_queue'), hashint8(serve_queue.run_id)) THEN
 		RETURN 0;
 	END IF;
+	-- a batch is under way: queue_wait() callers sleep on this until it commits
+	PERFORM pg_advisory_xact_lock(hashtext('ticket.queue_batch'), hashint8(serve_queue.run_id));
 	SELECT ru.run_id, ru.train_id, ru.status, ru.service_date, t.code INTO r
 	FROM run ru JOIN train t USING (train_id) WHERE ru.run_id = serve_queue.run_id;
 	IF NOT FOUND THEN
@@ -766,9 +869,8 @@ BEGIN
 	fail_state := array_fill(NULL::text, ARRAY[n]);
 	fail_message := fail_state;
 
-	PERFORM 1 FROM run_carriage rc WHERE rc.run_id = r.run_id ORDER BY rc.carriage_no FOR UPDATE;
-
 	BEGIN
+		PERFORM lock_run_inventory(r.run_id);
 		IF r.status <> 'open' THEN
 			fail_state := array_fill('TK012'::text, ARRAY[n]);
 			fail_message := array_fill(format('sales are not open for train %s on %s', r.code, r.service_date), ARRAY[n]);
@@ -870,6 +972,13 @@ BEGIN
 		-- way grab does, so a request that fails every time cannot hold the
 		-- queue up.
 		GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+		IF state IN ('40P01', '40001', '55P03') THEN
+			-- lost a race for the carriages (a deadlock PostgreSQL broke by
+			-- choosing this batch): nothing of it is kept, the next call
+			-- serves the same requests in the same order
+			RAISE LOG 'ticket queue: batch of % requests on run % rolled back: %', n, r.run_id, message;
+			RETURN 0;
+		END IF;
 		RAISE WARNING 'ticket queue: batch of % requests on run % failed, serving one: %', n, r.run_id, message;
 		n := 1;
 		BEGIN
@@ -908,13 +1017,14 @@ REVOKE EXECUTE ON FUNCTION find_seat(bigint, integer, segrange, seat_class, bool
 	departure_time(bigint, integer),
 	join_waitlist(bigint, text, date, text, text, text[], timestamptz), waitlist_status(bigint),
 	leave_waitlist(bigint),
-	enqueue(bigint, text, date, text, text, text, text), queue_status(bigint), queued_runs(),
+	enqueue(bigint, text, date, text, text, text, text), queue_status(bigint), queue_wait(bigint, interval),
+	queued_runs(),
 	waiting_ahead(bigint, bigint, integer), seats_returned(bigint),
-	serve_queue(bigint, integer), seatmap_assign(bytea[], integer[], segrange[], integer[])
+	serve_queue(bigint, integer), lock_run_inventory(bigint), seatmap_assign(bytea[], integer[], segrange[], integer[])
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION join_waitlist(bigint, text, date, text, text, text[], timestamptz),
 	waitlist_status(bigint), leave_waitlist(bigint),
-	enqueue(bigint, text, date, text, text, text, text), queue_status(bigint)
+	enqueue(bigint, text, date, text, text, text, text), queue_status(bigint), queue_wait(bigint, interval)
 	TO ticket_app, ticket_admin;
 GRANT EXECUTE ON FUNCTION queued_runs(), serve_queue(bigint, integer) TO ticket_admin;
 -- queue_status runs with the caller's rights and counts who is ahead

@@ -603,10 +603,10 @@ END
 $$;
 COMMENT ON FUNCTION order_tickets(bigint) IS 'the tickets of an order: passenger, seat, travel times, price, order total and status';
 
-CREATE FUNCTION grab(user_id bigint, train text, service_date date, from_station text,
+CREATE FUNCTION grab_named(user_id bigint, train text, service_date date, from_station text,
 	to_station text, seat_class text, passengers text[], seat_letters text DEFAULT NULL)
 RETURNS SETOF passenger_booking
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
 	j record;
 	cls ticket.seat_class := checked_seat_class(seat_class);
@@ -664,8 +664,8 @@ BEGIN
 
 	-- The user's lock (daily counters, passengers), then the user's lock on
 	-- the run that the single-seat grab takes too; always in this order.
-	PERFORM pg_advisory_xact_lock(hashint8extended(grab.user_id, -1));
-	PERFORM pg_advisory_xact_lock(hashint8extended(grab.user_id, j.run_id));
+	PERFORM pg_advisory_xact_lock(hashint8extended(grab_named.user_id, -1));
+	PERFORM pg_advisory_xact_lock(hashint8extended(grab_named.user_id, j.run_id));
 
 	IF j.run_status <> 'open' THEN
 		RAISE EXCEPTION 'sales are not open for train % on %', code, service_date USING ERRCODE = 'TK012';
@@ -673,7 +673,7 @@ BEGIN
 	-- The day's counters, row locked until commit: a concurrent cancel()
 	-- of this user waits to count.  Lock order: this row, then orders, then
 	-- carriages, as in cancel().
-	INSERT INTO user_day AS u (user_id, day) VALUES (grab.user_id, today)
+	INSERT INTO user_day AS u (user_id, day) VALUES (grab_named.user_id, today)
 	ON CONFLICT ON CONSTRAINT user_day_pkey DO UPDATE SET orders = u.orders
 	RETURNING * INTO counts;
 	IF counts.cancels >= setting('max_cancels_per_day') THEN
@@ -687,9 +687,10 @@ BEGIN
 	END IF;
 
 	SELECT o.order_id, o.hold_until <= now() INTO unpaid, stale FROM orders o
-	WHERE o.user_id = grab.user_id AND o.run_id = j.run_id AND o.status = 'held'
+	WHERE o.user_id = grab_named.user_id AND o.run_id = j.run_id AND o.status = 'held'
 	FOR UPDATE;
 	IF stale THEN
+		PERFORM lock_run_inventory(j.run_id);	-- all of them, in order (see there)
 		PERFORM expire_orders(ARRAY[unpaid]);
 		unpaid := NULL;
 	END IF;
@@ -702,7 +703,7 @@ BEGIN
 	-- the passengers, in the order given
 	FOR i IN 1..n LOOP
 		SELECT p.* INTO pax FROM passenger p
-		WHERE p.user_id = grab.user_id AND p.document_no = upper(regexp_replace(passengers[i], '\s', '', 'g'))
+		WHERE p.user_id = grab_named.user_id AND p.document_no = upper(regexp_replace(passengers[i], '\s', '', 'g'))
 		  AND p.removed_at IS NULL
 		ORDER BY p.document_type = 'id_card' DESC LIMIT 1;
 		IF NOT FOUND THEN
@@ -763,7 +764,7 @@ BEGIN
 	new_order := nextval('orders_order_id_seq');
 	BEGIN
 		INSERT INTO orders (order_id, user_id, run_id, seat_class, legs, hold_until, total)
-		VALUES (new_order, grab.user_id, j.run_id, cls, j.legs, until, order_total);
+		VALUES (new_order, grab_named.user_id, j.run_id, cls, j.legs, until, order_total);
 		INSERT INTO tickets (order_id, run_id, seat_id, legs, status, hold_until,
 			passenger_id, document_key, passenger_type, travel, price)
 		SELECT new_order, j.run_id, seats[i], j.legs, 'held', until,
@@ -785,7 +786,7 @@ BEGIN
 			END IF;
 			RAISE;
 	END;
-	UPDATE user_day u SET orders = u.orders + 1 WHERE u.user_id = grab.user_id AND u.day = today;
+	UPDATE user_day u SET orders = u.orders + 1 WHERE u.user_id = grab_named.user_id AND u.day = today;
 
 	RETURN QUERY
 	SELECT b.order_id, b.ticket_id, b.passenger, b.passenger_type, b.carriage, b.seat_no, b.seat_class,
@@ -793,6 +794,31 @@ BEGIN
 	       CASE level WHEN 1 THEN 'row' WHEN 2 THEN 'adjacent_rows' WHEN 3 THEN 'carriage' ELSE 'spread' END,
 	       CASE WHEN letters IS NOT NULL THEN asked END
 	FROM order_tickets(new_order) b;
+END
+$$;
+COMMENT ON FUNCTION grab_named(bigint, text, date, text, text, text, text[], text) IS 'internal: one attempt of the passenger form of grab()';
+
+-- A grab may have to expire stale holds first (its user's, its
+-- passengers'), which locks their carriages, possibly on other runs, before
+-- it looks for seats; two such grabs can then wait for each other.
+-- PostgreSQL detects that and aborts one: that one is rolled back to here
+-- and simply tries again.
+CREATE FUNCTION grab(user_id bigint, train text, service_date date, from_station text,
+	to_station text, seat_class text, passengers text[], seat_letters text DEFAULT NULL)
+RETURNS SETOF passenger_booking
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
+	FOR attempt IN 1..3 LOOP
+		BEGIN
+			RETURN QUERY SELECT * FROM grab_named(user_id, train, service_date, from_station, to_station,
+				seat_class, passengers, seat_letters);
+			RETURN;
+		EXCEPTION WHEN deadlock_detected THEN
+			IF attempt = 3 THEN
+				RAISE;
+			END IF;
+		END;
+	END LOOP;
 END
 $$;
 COMMENT ON FUNCTION grab(bigint, text, date, text, text, text, text[], text) IS 'hold seats for 1 to 5 named passengers (document numbers of the account''s passengers) on one run, journey and class, sitting together, with optional seat letters; one row per ticket with its price and the order total';
@@ -1091,7 +1117,7 @@ REVOKE EXECUTE ON FUNCTION setting(text), set_setting(text, numeric), beijing_no
 	seatgroup_place(bytea, integer, integer, segrange, integer, integer), aisle_of(text, seat_class),
 	letters_mask(text, text), place_group(bigint, integer, segrange, seat_class, integer, text),
 	travel_time(integer, date, segrange), order_tickets(bigint),
-	grab(bigint, text, date, text, text, text, text[], text),
+	grab(bigint, text, date, text, text, text, text[], text), grab_named(bigint, text, date, text, text, text, text[], text),
 	refund_tickets(orders, bigint), lock_ticket_order(bigint), refund_ticket(bigint),
 	change_ticket(bigint, text, date, text, text, text)
 	FROM PUBLIC;

@@ -162,6 +162,47 @@ run_in_transaction(const char *sql, int nargs, Oid *argtypes, Datum *args,
 	return result;
 }
 
+/*
+ * Serve one run's queue in a transaction of its own.  An error there (which
+ * serve_queue() itself avoids: it records failures on the requests) is
+ * logged and the transaction rolled back; the worker goes on with the next
+ * run rather than exit and leave every queue waiting for its restart.
+ */
+static int64
+serve_run(int64 run_id, MemoryContext round_context)
+{
+	volatile int64 served = 0;
+
+	PG_TRY();
+	{
+		Oid			argtypes[2] = {INT8OID, INT4OID};
+		Datum		args[2] = {Int64GetDatum(run_id), Int32GetDatum(queue_batch_size)};
+		int			n;
+		int64	   *count = run_in_transaction("SELECT ticket.serve_queue($1, $2)::int8",
+											   2, argtypes, args, &n);
+
+		if (n > 0)
+			served = count[0];
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(round_context);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ereport(LOG,
+				(errmsg("ticket queue worker: serving the queue of run %lld failed: %s",
+						(long long) run_id, edata->message)));
+		FreeErrorData(edata);
+		pgstat_report_activity(STATE_IDLE, NULL);
+		served = 0;
+	}
+	PG_END_TRY();
+	return served;
+}
+
 void
 ticket_queue_worker_main(Datum main_arg pg_attribute_unused())
 {
@@ -209,13 +250,7 @@ ticket_queue_worker_main(Datum main_arg pg_attribute_unused())
 			/* one transaction per run: a run's locks are held only while it is served */
 			for (int i = 0; i < nruns; i++)
 			{
-				Oid			argtypes[2] = {INT8OID, INT4OID};
-				Datum		args[2] = {Int64GetDatum(runs[i]), Int32GetDatum(queue_batch_size)};
-				int64	   *count = run_in_transaction("SELECT ticket.serve_queue($1, $2)::int8",
-													   2, argtypes, args, &n);
-
-				if (n > 0)
-					served += count[0];
+				served += serve_run(runs[i], round_context);
 				CHECK_FOR_INTERRUPTS();
 			}
 			/* requests arrived while serving: serve them at once */

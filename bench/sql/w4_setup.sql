@@ -4,7 +4,7 @@
 --
 -- One pgbench transaction pair is one passenger: bench.w4_enqueue(user,
 -- pick) queues journey number `pick` (or the next one still on sale) and
--- commits; bench.w4_wait(request) then polls the request every 10 ms until
+-- commits; bench.w4_wait(request) then waits with ticket.queue_wait() until
 -- the queue worker has served it, and marks the journey sold out if the
 -- answer was TK001, as W2's passenger does.  The server serves requests in
 -- batches (the background worker; ticket is preloaded with
@@ -56,9 +56,8 @@ BEGIN
 		RETURN 'not queued';
 	END IF;
 	LOOP
-		SELECT * INTO s FROM ticket.queue_status(p_request);
+		SELECT * INTO s FROM ticket.queue_wait(p_request);
 		EXIT WHEN s.status <> 'waiting';
-		PERFORM pg_sleep(0.01);
 	END LOOP;
 	UPDATE bench.w4_request SET outcome = coalesce(s.error_sqlstate, s.status), finished = clock_timestamp()
 	WHERE request_id = p_request;
