@@ -840,8 +840,10 @@ BEGIN
 	IF NOT pg_try_advisory_xact_lock(hashtext('ticket.serve_queue'), hashint8(serve_queue.run_id)) THEN
 		RETURN 0;
 	END IF;
-	-- a batch is under way: queue_wait() callers sleep on this until it commits
-	PERFORM pg_advisory_xact_lock(hashtext('ticket.queue_batch'), hashint8(serve_queue.run_id));
+	-- A batch is under way: queue_wait() callers sleep on this until it
+	-- commits.  Only tried: a caller may hold it for an instant, and the
+	-- batch must not wait for callers (they then look again a little later).
+	PERFORM pg_try_advisory_xact_lock(hashtext('ticket.queue_batch'), hashint8(serve_queue.run_id));
 	SELECT ru.run_id, ru.train_id, ru.status, ru.service_date, t.code INTO r
 	FROM run ru JOIN train t USING (train_id) WHERE ru.run_id = serve_queue.run_id;
 	IF NOT FOUND THEN
