@@ -41,7 +41,9 @@ COMMENT ON SEQUENCE queue_service_seq IS 'order in which queued requests were se
 CREATE TABLE queue_request (
 	request_id bigserial PRIMARY KEY,
 	run_id bigint NOT NULL REFERENCES run ON DELETE CASCADE,
-	queue_position bigint NOT NULL UNIQUE DEFAULT nextval('queue_position_seq'),
+	-- unique by construction (a sequence); not indexed alone: servers read
+	-- waiting requests through queue_waiting_idx
+	queue_position bigint NOT NULL DEFAULT nextval('queue_position_seq'),
 	user_id bigint NOT NULL,
 	client_request_id text,
 	seat_class seat_class,
@@ -49,8 +51,11 @@ CREATE TABLE queue_request (
 	status text NOT NULL DEFAULT 'waiting' CHECK (status IN ('waiting', 'done', 'failed')),
 	accepted_at timestamptz NOT NULL DEFAULT clock_timestamp(),
 	served_at timestamptz,
-	service_no bigint UNIQUE,
-	order_id bigint REFERENCES orders,
+	service_no bigint,
+	-- no foreign key: only serve_queue() writes it, in the statement that
+	-- creates the order (a key check would lock and log every new order
+	-- row once more)
+	order_id bigint,
 	error_sqlstate text,
 	error_message text,
 	ahead_when_accepted bigint NOT NULL DEFAULT 0,

@@ -13,18 +13,9 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 
-CREATE TABLE bench.w4_request (
-	request_id bigint PRIMARY KEY,
-	p integer NOT NULL,
-	started timestamptz NOT NULL,
-	outcome text,
-	finished timestamptz
-);
-
 CREATE FUNCTION bench.w4_enqueue(p_user bigint, p_pick integer) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
-	started timestamptz := clock_timestamp();
 	journey bench.w2_pair;
 	req bigint;
 BEGIN
@@ -42,7 +33,6 @@ BEGIN
 			PERFORM pg_sleep(0.01);	-- queue full: try later
 			RETURN 0;
 	END;
-	INSERT INTO bench.w4_request (request_id, p, started) VALUES (req, journey.p, started);
 	RETURN req;
 END
 $$;
@@ -59,14 +49,14 @@ BEGIN
 		SELECT * INTO s FROM ticket.queue_wait(p_request);
 		EXIT WHEN s.status <> 'waiting';
 	END LOOP;
-	UPDATE bench.w4_request SET outcome = coalesce(s.error_sqlstate, s.status), finished = clock_timestamp()
-	WHERE request_id = p_request;
+	-- (the queue records every outcome and time itself: ticket.queue_request)
 	IF s.error_sqlstate = 'TK001' THEN
-		UPDATE bench.w2_pair SET open = false
-		WHERE p = (SELECT r.p FROM bench.w4_request r WHERE r.request_id = p_request) AND open;
+		UPDATE bench.w2_pair w SET open = false
+		FROM ticket.queue_request q
+		WHERE q.request_id = p_request AND w.open
+		  AND w.a = ticket.lower(q.legs) AND w.b = ticket.upper(q.legs);
 	END IF;
 	RETURN s.status;
 END
 $$;
 
-GRANT SELECT, INSERT, UPDATE ON bench.w4_request TO bench_app;
