@@ -461,7 +461,7 @@ COMMENT ON FUNCTION leave_waitlist(bigint) IS 'withdraw a waiting waitlist reque
 -- It never waits for a carriage (a concurrent releaser may hold one and wait
 -- for this run's waitlist): carriages locked elsewhere are left to their
 -- holders, who run this themselves before they commit.
-CREATE OR REPLACE FUNCTION seats_returned(run_id bigint) RETURNS integer
+CREATE FUNCTION seats_returned(run_id bigint) RETURNS integer
 LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
 	w record;
