@@ -323,20 +323,8 @@ BEGIN
 			USING ERRCODE = 'TK012';
 	END IF;
 
-	-- Should this grab and another still wait for each other's carriages
-	-- (expiring holds locks theirs), PostgreSQL aborts one of them: that one
-	-- is rolled back to here and tries again.
-	FOR attempt IN 1..3 LOOP
-		BEGIN
-			RETURN NEXT hold_seat(grab.user_id, j.run_id, j.train_id, j.legs, cls, grab.request_id, true,
-				format('on train %s on %s from %s to %s', upper(train), service_date, from_station, to_station));
-			RETURN;
-		EXCEPTION WHEN deadlock_detected THEN
-			IF attempt = 3 THEN
-				RAISE;
-			END IF;
-		END;
-	END LOOP;
+	RETURN NEXT hold_seat(grab.user_id, j.run_id, j.train_id, j.legs, cls, grab.request_id, true,
+		format('on train %s on %s from %s to %s', upper(train), service_date, from_station, to_station));
 END
 $$;
 

@@ -141,7 +141,7 @@ ALTER TABLE tickets
 	-- no foreign key to tickets itself: pg_dump warns about (and may fail
 	-- to order) the rows of a self-referencing configuration table; only
 	-- change_ticket() sets it and tickets are never deleted
-	ADD COLUMN changed_from bigint UNIQUE,
+	ADD COLUMN changed_from bigint,
 	ADD COLUMN refund_fee numeric(8, 1),
 	ADD CONSTRAINT tickets_named_complete CHECK (passenger_id IS NULL
 		OR (document_key IS NOT NULL AND travel IS NOT NULL AND NOT isempty(travel) AND price IS NOT NULL));
@@ -156,6 +156,9 @@ ALTER TABLE tickets ADD CONSTRAINT tickets_one_place_at_a_time EXCLUDE USING gis
 	(document_key WITH =, travel WITH &&)
 	WHERE (status IN ('held', 'paid') AND document_key IS NOT NULL);
 CREATE INDEX tickets_passenger_idx ON tickets (passenger_id) WHERE passenger_id IS NOT NULL;
+-- a ticket is changed at most once; partial, so the many tickets that are
+-- no change cost no index entry
+CREATE UNIQUE INDEX tickets_changed_from_key ON tickets (changed_from) WHERE changed_from IS NOT NULL;
 COMMENT ON COLUMN tickets.document_key IS 'the person travelling: document type and number (NULL for tickets of the single-seat grab)';
 COMMENT ON COLUMN tickets.travel IS 'Beijing time from departure at the first station to arrival at the last; live tickets of one person never overlap';
 COMMENT ON COLUMN tickets.changed_from IS 'the ticket this one replaced in a change (改签); a ticket is changed at most once';

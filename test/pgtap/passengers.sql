@@ -16,7 +16,7 @@ SELECT matches((SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE connam
 SELECT col_type_is('ticket', 'tickets', 'travel', 'tsrange', 'tickets.travel is a tsrange');
 SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'passenger_document_valid' AND contype = 'c'),
 	'passengers carry the ID number check');
-SELECT col_is_unique('ticket', 'tickets', 'changed_from', 'a ticket is replaced by at most one change');
+SELECT index_is_unique('ticket', 'tickets', 'tickets_changed_from_key', 'a ticket is replaced by at most one change');
 
 -- API and privileges
 SELECT has_function('ticket', f, 'API function ticket.' || f || ' exists')
