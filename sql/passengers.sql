@@ -8,21 +8,7 @@ CREATE EXTENSION ticket CASCADE;
 SET search_path = ticket, public;
 SET TimeZone = 'UTC';
 
-CREATE OR REPLACE FUNCTION public.regress_error(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	state text;
-	message text;
-	detail text;
-BEGIN
-	EXECUTE query;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-		detail = PG_EXCEPTION_DETAIL;
-	RETURN state || ': ' || message || coalesce(E'\n       ' || nullif(detail, ''), '');
-END
-$$;
+\i test/regress_helpers.sql
 
 -- a timetable: G1 and G3 overlap in time, G5 runs later the same day, K9
 -- has no times

@@ -5,21 +5,7 @@ SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS ticket CASCADE;
 CREATE EXTENSION ticket CASCADE;
 RESET client_min_messages;
-CREATE OR REPLACE FUNCTION public.regress_error(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	state text;
-	message text;
-	detail text;
-BEGIN
-	EXECUTE query;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-		detail = PG_EXCEPTION_DETAIL;
-	RETURN state || ': ' || message || coalesce(E'\n       ' || nullif(detail, ''), '');
-END
-$$;
+\i test/regress_helpers.sql
 
 -- G7001 and its twins G7002 and G7004: 5 stops, a second-class carriage of
 -- 10 seats and a first-class one of 4.  G7003: 3 stops with times, one

@@ -5,21 +5,7 @@ SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS ticket;
 CREATE EXTENSION ticket CASCADE;
 RESET client_min_messages;
-CREATE OR REPLACE FUNCTION public.regress_error(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	state text;
-	message text;
-	detail text;
-BEGIN
-	EXECUTE query;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-		detail = PG_EXCEPTION_DETAIL;
-	RETURN state || ': ' || message || coalesce(E'\n       ' || nullif(detail, ''), '');
-END
-$$;
+\i test/regress_helpers.sql
 
 -- the timetable through the API (this leaves the raw rows in the temporary
 -- tables cr_station and cr_stop, which the checks below compare with)

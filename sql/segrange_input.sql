@@ -5,23 +5,7 @@ CREATE EXTENSION IF NOT EXISTS ticket CASCADE;
 RESET client_min_messages;
 SET search_path = ticket, public;
 
--- Later tests use this to show an error's SQLSTATE, message and detail
--- without the source line numbers that VERBOSITY verbose would print.
-CREATE FUNCTION public.regress_error(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	state text;
-	message text;
-	detail text;
-BEGIN
-	EXECUTE query;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-		detail = PG_EXCEPTION_DETAIL;
-	RETURN state || ': ' || message || coalesce(E'\n       ' || nullif(detail, ''), '');
-END
-$$;
+\i test/regress_helpers.sql
 
 -- canonical forms, white space around and inside
 SELECT '[2,5)'::segrange, ' [2,5) '::segrange, E'\t[ 2 , 5 )\n'::segrange,
