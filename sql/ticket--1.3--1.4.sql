@@ -244,6 +244,26 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 COMMENT ON FUNCTION passenger_price(numeric, text, seat_class) IS 'the price a passenger type pays for a full fare: child and disabled soldier 50%, student 75% in second class and 50% on hard seat and hard sleeper; rounded to 0.5 yuan';
 
+-- The stop numbers of two stations on a train's route, in order; TK009,
+-- TK010 or TK011 otherwise.  (journey() does the same in its one query, with
+-- the run, for grabs.)
+CREATE FUNCTION route_stops(train_id integer, train text, from_station text, to_station text,
+	OUT a integer, OUT b integer)
+LANGUAGE plpgsql STABLE SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
+	SELECT s.stop_no INTO a FROM stop s WHERE s.train_id = route_stops.train_id AND s.station_id = station_id(from_station);
+	SELECT s.stop_no INTO b FROM stop s WHERE s.train_id = route_stops.train_id AND s.station_id = station_id(to_station);
+	IF a IS NULL OR b IS NULL THEN
+		RAISE EXCEPTION 'station "%" is not on the route of train %',
+			CASE WHEN a IS NULL THEN from_station ELSE to_station END, upper(train) USING ERRCODE = 'TK010';
+	END IF;
+	IF a >= b THEN
+		RAISE EXCEPTION 'from station must come before to station on train %', upper(train) USING ERRCODE = 'TK011';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION route_stops(integer, text, text, text) IS 'internal: stop numbers of two stations on a train''s route, from before to; TK009, TK010 or TK011 otherwise';
+
 CREATE FUNCTION set_fare(train text, from_station text, to_station text, seat_class text, price numeric)
 RETURNS numeric
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
@@ -257,15 +277,7 @@ BEGIN
 		RAISE EXCEPTION 'invalid fare: % yuan in class %', price, seat_class USING ERRCODE = 'TK055',
 			HINT = 'A fare is a positive number of yuan in steps of 0.5, for a named class.';
 	END IF;
-	SELECT s.stop_no INTO a FROM stop s WHERE s.train_id = tid AND s.station_id = station_id(from_station);
-	SELECT s.stop_no INTO b FROM stop s WHERE s.train_id = tid AND s.station_id = station_id(to_station);
-	IF a IS NULL OR b IS NULL THEN
-		RAISE EXCEPTION 'station "%" is not on the route of train %',
-			CASE WHEN a IS NULL THEN from_station ELSE to_station END, upper(train) USING ERRCODE = 'TK010';
-	END IF;
-	IF a >= b THEN
-		RAISE EXCEPTION 'from station must come before to station on train %', upper(train) USING ERRCODE = 'TK011';
-	END IF;
+	SELECT r.a, r.b INTO a, b FROM route_stops(tid, train, from_station, to_station) r;
 	INSERT INTO fare AS f (train_id, from_stop, to_stop, seat_class, price) VALUES (tid, a, b, cls, set_fare.price)
 	ON CONFLICT ON CONSTRAINT fare_pkey DO UPDATE SET price = excluded.price;
 	RETURN price;
@@ -288,15 +300,7 @@ BEGIN
 		RAISE EXCEPTION 'a fare needs a seat class and a passenger type' USING ERRCODE = 'TK054',
 			HINT = 'Passenger types are adult, child, student and disabled_soldier.';
 	END IF;
-	SELECT s.stop_no INTO a FROM stop s WHERE s.train_id = tid AND s.station_id = station_id(from_station);
-	SELECT s.stop_no INTO b FROM stop s WHERE s.train_id = tid AND s.station_id = station_id(to_station);
-	IF a IS NULL OR b IS NULL THEN
-		RAISE EXCEPTION 'station "%" is not on the route of train %',
-			CASE WHEN a IS NULL THEN from_station ELSE to_station END, upper(train) USING ERRCODE = 'TK010';
-	END IF;
-	IF a >= b THEN
-		RAISE EXCEPTION 'from station must come before to station on train %', upper(train) USING ERRCODE = 'TK011';
-	END IF;
+	SELECT r.a, r.b INTO a, b FROM route_stops(tid, train, from_station, to_station) r;
 	RETURN passenger_price(fare_of(tid, a, b, cls), passenger_type, cls);
 END
 $$;
@@ -1111,7 +1115,7 @@ COMMENT ON FUNCTION change_ticket(bigint, text, date, text, text, text) IS 'chan
 -- privileges ----------------------------------------------------------------
 
 REVOKE ALL ON setting, passenger, user_day, fare, refund_rule FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION setting(text), set_setting(text, numeric), beijing_now(),
+REVOKE EXECUTE ON FUNCTION setting(text), set_setting(text, numeric), beijing_now(), route_stops(integer, text, text, text),
 	valid_resident_id(text), default_fare(integer, integer, integer, seat_class),
 	fare_of(integer, integer, integer, seat_class), passenger_price(numeric, text, seat_class),
 	set_fare(text, text, text, text, numeric), fare(text, text, text, text, text),
