@@ -2,7 +2,8 @@
 # Many clients at once: 32 pgbench clients grab, confirm, cancel and refund
 # seats for ~20 s on one hot run of ~60 seats and on three other runs, while
 # one more client sweeps expired holds.  Holds last 2 s, so they expire during
-# the run.  Afterwards the sales are checked by queries that do not use the
+# the run; one client always pays 0.1 s after its hold expired, and must be
+# refused (TK003).  Afterwards the sales are checked by queries that do not use the
 # extension's own logic: no two live tickets overlap, every paid order still
 # has its ticket, and ticket.remaining() equals a brute-force recount for every
 # journey and class.
@@ -308,6 +309,33 @@ BEGIN
 END
 \$\$;
 
+-- a passenger who pays too late, every time: holds last 2 s and client 1
+-- confirms its hold 2.1 s after the grab; confirming must fail (TK003)
+CREATE FUNCTION rush.late_grab(cid integer) RETURNS bigint LANGUAGE plpgsql AS \$\$
+DECLARE
+	r rush.route := rush.random_route();
+	b ticket.booking;
+BEGIN
+	SELECT * INTO b FROM ticket.grab(900000 + cid, r.train, '$date', r.stops[1], r.stops[2]);
+	RETURN b.order_id;
+EXCEPTION WHEN SQLSTATE 'TK001' THEN
+	INSERT INTO rush.outcome VALUES (cid, 'late grab', 'TK001');
+	RETURN 0;
+END
+\$\$;
+CREATE FUNCTION rush.late_confirm(cid integer, id bigint) RETURNS text LANGUAGE plpgsql AS \$\$
+BEGIN
+	IF id = 0 THEN
+		RETURN 'nothing held';
+	END IF;
+	PERFORM ticket.confirm(id);
+	RAISE EXCEPTION 'order % was paid after its hold had expired', id USING ERRCODE = 'XX995';
+EXCEPTION WHEN SQLSTATE 'TK003' THEN
+	INSERT INTO rush.outcome VALUES (cid, 'confirm', 'TK003');
+	RETURN 'TK003';
+END
+\$\$;
+
 -- the sweeping client
 CREATE FUNCTION rush.sweep() RETURNS integer LANGUAGE plpgsql AS \$\$
 DECLARE
@@ -321,7 +349,7 @@ END
 
 # the rush ------------------------------------------------------------------------
 
-my $total = $clients + 1;    # client 0 sweeps
+my $total = $clients + 1;    # client 0 sweeps, client 1 pays too late
 $node->pgbench(
 	"--no-vacuum --client=$total --jobs=4 --time=$duration",
 	0,
@@ -336,6 +364,10 @@ $node->pgbench(
 \if :client_id = 0
 SELECT rush.sweep();
 \sleep 200 ms
+\elif :client_id = 1
+SELECT rush.late_grab(:client_id) AS late_order \gset
+\sleep 2100 ms
+SELECT rush.late_confirm(:client_id, :late_order);
 \else
 SELECT rush.step(:client_id);
 \endif
