@@ -194,36 +194,30 @@ END
 $$;
 COMMENT ON FUNCTION lock_run_inventory(bigint) IS 'internal: lock all inventory rows of a run in carriage order';
 
--- Hold a seat for a user on a run: the part of a grab after the request has
--- been checked.  grab() calls it for one caller; the waitlist for each
--- request it fulfils.  Raises TK001 (nothing free) and TK002 (unpaid order).
-CREATE FUNCTION hold_seat(user_id bigint, run_id bigint, train_id integer, legs segrange,
-	wanted seat_class, request_id text, may_wait boolean, journey_label text)
-RETURNS booking
+-- A user may hold one unpaid order per run: raise TK002 if there is one.
+-- One past its deadline no longer counts and is expired first; its seats
+-- come back (to the waitlist first), the run's carriages locked in order
+-- before, so the caller may go on to wait for a carriage.
+CREATE FUNCTION check_unpaid_order(user_id bigint, run_id bigint, may_wait boolean) RETURNS void
 LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
 	unpaid bigint;
 	stale boolean;
-	new_order bigint;
-	until timestamptz := now() + hold_timeout();
-	chosen integer;
-	taken seat;
-	violated text;
 BEGIN
 	-- at most one unpaid order per user and run (a unique index says so);
 	-- one past its deadline no longer counts and is expired here
 	IF may_wait THEN
 		SELECT o.order_id, o.hold_until <= now() INTO unpaid, stale FROM orders o
-		WHERE o.user_id = hold_seat.user_id AND o.run_id = hold_seat.run_id AND o.status = 'held'
+		WHERE o.user_id = check_unpaid_order.user_id AND o.run_id = check_unpaid_order.run_id AND o.status = 'held'
 		FOR UPDATE;
 	ELSE
 		-- a stale order may be locked by its payment, which waits for a
 		-- carriage this caller holds: leave it, it still counts
 		SELECT o.order_id, false INTO unpaid, stale FROM orders o
-		WHERE o.user_id = hold_seat.user_id AND o.run_id = hold_seat.run_id AND o.status = 'held';
+		WHERE o.user_id = check_unpaid_order.user_id AND o.run_id = check_unpaid_order.run_id AND o.status = 'held';
 	END IF;
 	IF stale THEN
-		PERFORM lock_run_inventory(hold_seat.run_id);
+		PERFORM lock_run_inventory(check_unpaid_order.run_id);
 		PERFORM expire_orders(ARRAY[unpaid]);
 		unpaid := NULL;
 	END IF;
@@ -232,6 +226,25 @@ BEGIN
 			USING ERRCODE = 'TK002', DETAIL = format('Order %s is waiting for payment.', unpaid),
 			HINT = 'Pay or cancel it first.';
 	END IF;
+END
+$$;
+COMMENT ON FUNCTION check_unpaid_order(bigint, bigint, boolean) IS 'internal: TK002 if the user has an unpaid order on the run; one past its deadline is expired instead (only when the caller may wait for locks)';
+
+-- Hold a seat for a user on a run: the part of a grab after the request has
+-- been checked.  grab() calls it for one caller; the waitlist for each
+-- request it fulfils.  Raises TK001 (nothing free) and TK002 (unpaid order).
+CREATE FUNCTION hold_seat(user_id bigint, run_id bigint, train_id integer, legs segrange,
+	wanted seat_class, request_id text, may_wait boolean, journey_label text)
+RETURNS booking
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	new_order bigint;
+	until timestamptz := now() + hold_timeout();
+	chosen integer;
+	taken seat;
+	violated text;
+BEGIN
+	PERFORM check_unpaid_order(hold_seat.user_id, hold_seat.run_id, may_wait);
 
 	-- Expired holds may still mark seats as taken until the sweeper runs;
 	-- before answering sold out, release those of this run (the waitlist
@@ -1015,7 +1028,8 @@ REVOKE EXECUTE ON FUNCTION find_seat(bigint, integer, segrange, seat_class, bool
 	enqueue(bigint, text, date, text, text, text, text), queue_status(bigint), queue_wait(bigint, interval),
 	queued_runs(),
 	waiting_ahead(bigint, bigint, integer), seats_returned(bigint),
-	serve_queue(bigint, integer), lock_run_inventory(bigint), seatmap_assign(bytea[], integer[], segrange[], integer[])
+	serve_queue(bigint, integer), lock_run_inventory(bigint), check_unpaid_order(bigint, bigint, boolean),
+	seatmap_assign(bytea[], integer[], segrange[], integer[])
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION join_waitlist(bigint, text, date, text, text, text[], timestamptz),
 	waitlist_status(bigint), leave_waitlist(bigint),

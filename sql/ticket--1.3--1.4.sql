@@ -622,8 +622,6 @@ DECLARE
 	code text;
 	today date := beijing_now()::date;
 	counts user_day;
-	unpaid bigint;
-	stale boolean;
 	trip tsrange;
 	full_fare numeric;
 	pax passenger;
@@ -693,19 +691,7 @@ BEGIN
 			USING ERRCODE = 'TK048', HINT = 'Try again tomorrow (Beijing time).';
 	END IF;
 
-	SELECT o.order_id, o.hold_until <= now() INTO unpaid, stale FROM orders o
-	WHERE o.user_id = grab_named.user_id AND o.run_id = j.run_id AND o.status = 'held'
-	FOR UPDATE;
-	IF stale THEN
-		PERFORM lock_run_inventory(j.run_id);	-- all of them, in order (see there)
-		PERFORM expire_orders(ARRAY[unpaid]);
-		unpaid := NULL;
-	END IF;
-	IF unpaid IS NOT NULL THEN
-		RAISE EXCEPTION 'user % already has an unpaid order on this train', user_id
-			USING ERRCODE = 'TK002', DETAIL = format('Order %s is waiting for payment.', unpaid),
-			HINT = 'Pay or cancel it first.';
-	END IF;
+	PERFORM check_unpaid_order(grab_named.user_id, j.run_id, true);
 
 	-- the passengers, in the order given
 	FOR i IN 1..n LOOP
