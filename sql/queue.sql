@@ -226,3 +226,24 @@ CREATE TEMP TABLE maps_before AS SELECT run_id, carriage_no, map FROM ticket.run
 SELECT count(ticket.rebuild_seat_map(run_id, carriage_no)) AS recounted FROM ticket.run_carriage;
 SELECT count(*) AS maps_differing_from_recount
 FROM maps_before b JOIN ticket.run_carriage rc USING (run_id, carriage_no) WHERE rc.map <> b.map;
+
+-- 1.5: served in order, every request still waiting comes after the last
+-- one served, so the scans of enqueue and the batches start there.
+SELECT (ticket.enqueue(900, 'G7001', '2099-01-01', 'QAA', 'QAB')).status AS first,
+       (ticket.enqueue(901, 'G7001', '2099-01-01', 'QAA', 'QAB')).ahead AS second_has_ahead;
+SELECT t.code FROM ticket.queued_runs() x JOIN ticket.run r USING (run_id) JOIN ticket.train t USING (train_id);
+SELECT ticket.serve_queue(r.run_id, 1) AS served FROM ticket.run r JOIN ticket.train t USING (train_id)
+WHERE t.code = 'G7001';
+SELECT t.code,
+       h.last_position = (SELECT max(q.queue_position) FROM ticket.queue_request q
+                          WHERE q.run_id = h.run_id AND q.status <> 'waiting') AS head_at_last_served,
+       (SELECT count(*) FROM ticket.queue_request q
+        WHERE q.run_id = h.run_id AND q.status = 'waiting' AND q.queue_position <= h.last_position) AS waiting_behind_head,
+       (SELECT count(*) FROM ticket.queue_request q WHERE q.run_id = h.run_id AND q.status = 'waiting') AS waiting
+FROM ticket.queue_head h JOIN ticket.run r USING (run_id) JOIN ticket.train t USING (train_id) ORDER BY t.code;
+SELECT s.status, s.ahead FROM ticket.queue_request q, ticket.queue_status(q.request_id) s WHERE q.user_id = 901;
+SELECT ticket.serve_queue() AS served_the_rest;
+SELECT count(*) AS runs_still_queued FROM ticket.queued_runs();
+-- not preloaded here: no wake-ups, so queue_wait() sleeps on the batch lock
+SELECT ticket.queue_batch_count(1) IS NULL AS no_wakeup_count, ticket.queue_sleep(1, 0, now()) IS NULL AS no_wakeup_sleep;
+SELECT s.status FROM ticket.queue_request q, ticket.queue_wait(q.request_id, '1 s') s WHERE q.user_id = 901;

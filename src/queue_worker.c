@@ -33,6 +33,7 @@
 #include "utils/wait_event.h"
 #include "catalog/pg_type_d.h"
 
+#include "queue_signal.h"
 #include "queue_worker.h"
 
 /* empty: no worker */
@@ -214,6 +215,8 @@ ticket_queue_worker_main(Datum main_arg pg_attribute_unused())
 
 	BackgroundWorkerInitializeConnection(queue_database, NULL, 0);
 	pgstat_report_appname("ticket queue worker");
+	/* committed enqueues set our latch: no need to look every naptime */
+	queue_signal_register_worker();
 
 	round_context = AllocSetContextCreate(TopMemoryContext, "ticket queue worker",
 										  ALLOCSET_DEFAULT_SIZES);

@@ -12,6 +12,7 @@
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
+#include "queue_signal.h"
 #include "queue_worker.h"
 
 PG_MODULE_MAGIC;
@@ -37,6 +38,7 @@ _PG_init(void)
 							PGC_USERSET,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
+	queue_signal_init();
 	queue_worker_init();
 	MarkGUCPrefixReserved("ticket");
 }

@@ -161,6 +161,38 @@ ok( $node->poll_query_until('postgres',
 		"SELECT count(*) = 0 FROM ticket.queue_request WHERE status = 'waiting'"),
 	'once service resumes, every accepted request is served');
 
+# Wake-ups (1.5): with the library preloaded a session waiting on a run
+# sleeps until a batch of the run commits, and is woken by it.
+my $run2 = $node->safe_psql('postgres', "SELECT run_id FROM ticket.run WHERE service_date = '2030-01-02'");
+my $batches = $node->safe_psql('postgres', "SELECT ticket.queue_batch_count($run2)");
+like($batches, qr/^\d+$/, "preloaded, the batch count of a run is known ($batches)");
+is($node->safe_psql('postgres',
+		"SELECT ticket.queue_sleep($run2, $batches, clock_timestamp() + interval '0.2 s')"),
+	'f', 'with no batch, a sleep ends at its deadline and says so');
+$node->safe_psql('postgres', 'CREATE UNLOGGED TABLE public.woke (woke boolean, status text)');
+$blocker = $node->background_psql('postgres');
+$blocker->query_safe(qq{
+BEGIN;
+SELECT pg_advisory_xact_lock(hashtext('ticket.serve_queue'), hashint8($run2))});
+my $request = $node->safe_psql('postgres',
+	"SELECT (ticket.enqueue(424242, 'G9', '2030-01-02', 'stop 0', 'stop 1')).request_id");
+my $sleeper = $node->background_psql('postgres');
+$sleeper->query_until(qr/sleeping/, qq{\\echo sleeping
+INSERT INTO public.woke (woke)
+SELECT bool_or(ticket.queue_sleep($run2, $batches, clock_timestamp() + interval '60 s'))
+FROM generate_series(1, 60);
+UPDATE public.woke SET status = (SELECT w.status FROM ticket.queue_wait($request, '60 s') w);
+});
+$blocker->query_safe('COMMIT');
+$blocker->quit;
+ok($node->poll_query_until('postgres', 'SELECT count(*) = 1 FROM public.woke WHERE status IS NOT NULL'),
+	'the sleeper came back once service resumed');
+is($node->safe_psql('postgres', q{SELECT woke::text || '|' || status FROM public.woke}),
+	'true|done', "the batch woke it, and queue_wait() has the request's answer");
+$sleeper->quit;
+cmp_ok($node->safe_psql('postgres', "SELECT ticket.queue_batch_count($run2)"), '>', $batches,
+	'the batch was counted');
+
 my $log = slurp_file($node->logfile);
 my $deadlocks = () = $log =~ /deadlock detected/g;
 is($deadlocks, 0, 'no deadlocks');

@@ -1,0 +1,451 @@
+/* ticket--1.4--1.5.sql: the queue at full speed */
+
+\echo Use "ALTER EXTENSION ticket UPDATE TO '1.5'" to load this file. \quit
+
+SET LOCAL search_path = ticket, pg_catalog;
+
+-- Wake-ups (src/queue_signal.c) ------------------------------------------------
+--
+-- With ticket in shared_preload_libraries (the queue worker needs it anyway)
+-- a committed batch wakes the sessions waiting in queue_wait() on its run,
+-- and a committed enqueue wakes the worker, instead of both looking again
+-- and again.  Not preloaded, queue_batch_count() is NULL and queue_wait()
+-- waits as before.
+
+CREATE FUNCTION queue_batch_count(run_id bigint) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'ticket_queue_batch_count' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION queue_batch_count(bigint) IS 'internal: batches committed so far on the wake-up slot of a run (NULL: ticket is not preloaded, no wake-ups)';
+
+CREATE FUNCTION queue_sleep(run_id bigint, seen bigint, until timestamptz) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'ticket_queue_sleep' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION queue_sleep(bigint, bigint, timestamptz) IS 'internal: sleep until a batch of the run''s wake-up slot commits after the count seen, until the given time, or at most a second; true if a batch came';
+
+CREATE FUNCTION queue_notify_served(run_id bigint) RETURNS void
+	AS 'MODULE_PATHNAME', 'ticket_queue_notify_served' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION queue_notify_served(bigint) IS 'internal: when this transaction commits, wake the sessions waiting in queue_wait() on the run';
+
+CREATE FUNCTION queue_notify_accepted() RETURNS void
+	AS 'MODULE_PATHNAME', 'ticket_queue_notify_accepted' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION queue_notify_accepted() IS 'internal: when this transaction commits, wake the queue worker';
+
+-- The queue ---------------------------------------------------------------------
+
+-- Requests are served in order, so every request of a run still waiting
+-- comes after the last one served: enqueue and the batches start their
+-- scans there instead of walking the index entries of served requests that
+-- wait for vacuum (thousands in a rush).
+ALTER TABLE queue_head ADD COLUMN last_position bigint NOT NULL DEFAULT 0;
+COMMENT ON COLUMN queue_head.last_position IS 'queue_position of the last request of the run served: every request still waiting comes after it';
+
+CREATE OR REPLACE FUNCTION enqueue(user_id bigint, train text, service_date date, from_station text,
+	to_station text, seat_class text DEFAULT NULL, request_id text DEFAULT NULL)
+RETURNS queue_entry
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	j record;
+	cls ticket.seat_class := checked_seat_class(seat_class);
+	existing queue_request;
+	free_seats integer;
+	cap integer := queue_max_waiting();
+	pos bigint;
+	ahead bigint;
+	served_so_far bigint;
+	served_up_to bigint;
+	new_id bigint;
+BEGIN
+	IF user_id IS NULL THEN
+		RAISE EXCEPTION 'user id must not be null' USING ERRCODE = 'TK017';
+	END IF;
+	SELECT * INTO j FROM journey(train, service_date, from_station, to_station);
+
+	IF request_id IS NOT NULL THEN
+		SELECT * INTO existing FROM queue_request q
+		WHERE q.user_id = enqueue.user_id AND q.client_request_id = enqueue.request_id;
+		IF FOUND THEN
+			IF existing.run_id <> j.run_id OR existing.legs <> j.legs
+			   OR existing.seat_class IS DISTINCT FROM cls THEN
+				RAISE EXCEPTION 'request id "%" was already used for another request', request_id
+					USING ERRCODE = 'TK013', DETAIL = format('It belongs to queued request %s.', existing.request_id);
+			END IF;
+			RETURN ROW(existing.request_id, existing.queue_position,
+				CASE WHEN existing.status = 'waiting'
+				     THEN waiting_ahead(existing.run_id, existing.queue_position, NULL) END,
+				existing.status)::queue_entry;
+		END IF;
+	END IF;
+
+	IF j.run_status <> 'open' THEN
+		RAISE EXCEPTION 'sales are not open for train % on %', upper(train), service_date
+			USING ERRCODE = 'TK012';
+	END IF;
+	-- Sold out now: say so at once instead of queueing a request that must
+	-- fail.  Counted from the maps alone; expired holds not swept yet may
+	-- still count as taken there, so with any on the run, queue anyway.
+	SELECT coalesce(sum(seatmap_free(rc.map, j.legs)), 0) INTO free_seats
+	FROM run_carriage rc WHERE rc.run_id = j.run_id AND (cls IS NULL OR rc.seat_class = cls);
+	IF free_seats = 0 THEN
+		IF NOT EXISTS (SELECT 1 FROM tickets t
+		               WHERE t.run_id = j.run_id AND t.status = 'held' AND t.hold_until <= now()) THEN
+			RAISE EXCEPTION 'sold out: no % seat on train % on % from % to %',
+				coalesce(cls::text, 'free'), upper(train), service_date, from_station, to_station
+				USING ERRCODE = 'TK001', HINT = 'Join the waitlist with ticket.join_waitlist().';
+		END IF;
+	END IF;
+
+	-- Accept: share the run's queue lock to commit (see above), take a
+	-- number, and count who is ahead.  The cap is checked against requests
+	-- committed before this one; ones accepted at the same instant do not
+	-- see each other, so a queue may pass the cap by at most the number of
+	-- concurrent enqueue calls.
+	-- Every request committed so far got its number before this one will.
+	-- (no head yet: nothing of the run was served, nothing to skip)
+	SELECT coalesce(max(h.served), 0), coalesce(max(h.last_position), 0) INTO served_so_far, served_up_to
+	FROM queue_head h WHERE h.run_id = j.run_id;
+	PERFORM pg_advisory_xact_lock_shared(hashtext('ticket.queue'), hashint8(j.run_id));
+	-- (waiting requests come after the last one served: the scan starts there)
+	SELECT count(*) INTO ahead FROM (
+		SELECT 1 FROM queue_request q
+		WHERE q.run_id = j.run_id AND q.status = 'waiting' AND q.queue_position > served_up_to
+		LIMIT cap) x;
+	IF ahead >= cap THEN
+		RAISE EXCEPTION 'queue full for train % on %: try later', upper(train), service_date
+			USING ERRCODE = 'TK018',
+			DETAIL = format('%s requests are waiting; at most %s may wait (ticket.queue_max_waiting).', ahead, cap);
+	END IF;
+	BEGIN
+		INSERT INTO queue_request (run_id, user_id, client_request_id, seat_class, legs,
+			ahead_when_accepted, served_when_accepted)
+		VALUES (j.run_id, enqueue.user_id, enqueue.request_id, cls, j.legs, ahead, served_so_far)
+		RETURNING queue_request.request_id, queue_request.queue_position INTO new_id, pos;
+	EXCEPTION WHEN unique_violation THEN
+		RAISE EXCEPTION 'user % is already waiting in the queue of this train', user_id
+			USING ERRCODE = 'TK020', HINT = 'Follow the waiting request with ticket.queue_status().';
+	END;
+
+	-- A queued request is a click, not a sale: its commit need not wait for
+	-- the disk (the seats a server then holds commit as usual, and durably
+	-- after it).  A crash may forget requests accepted in its last moments;
+	-- their status then says TK019 and the client asks again.
+	PERFORM set_config('synchronous_commit', 'off', true);
+	PERFORM queue_notify_accepted();
+	RETURN ROW(new_id, pos, ahead, 'waiting')::queue_entry;
+END
+$$;
+COMMENT ON FUNCTION enqueue(bigint, text, date, text, text, text, text) IS 'queue a grab (same arguments as ticket.grab): returns at once with the request id and its position; requests of a run are served strictly in order, in batches; TK018 when the queue is full';
+
+CREATE OR REPLACE FUNCTION queue_status(request_id bigint,
+	OUT status text, OUT queue_position bigint, OUT ahead bigint, OUT estimated_wait interval,
+	OUT order_id bigint, OUT carriage integer, OUT seat_no text, OUT hold_until timestamptz,
+	OUT error_sqlstate text, OUT error_message text)
+LANGUAGE plpgsql STABLE SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	q queue_request;
+	h queue_head;
+BEGIN
+	SELECT * INTO q FROM queue_request x WHERE x.request_id = queue_status.request_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no such queued request: %', request_id USING ERRCODE = 'TK019';
+	END IF;
+	status := q.status;
+	queue_position := q.queue_position;
+	IF q.status = 'waiting' THEN
+		-- Served in order: whatever was served since this request was
+		-- accepted was ahead of it.  (Requests still being accepted then
+		-- were not counted, so this errs on the short side; never below 0.)
+		SELECT * INTO h FROM queue_head x WHERE x.run_id = q.run_id;
+		ahead := greatest(q.ahead_when_accepted - (coalesce(h.served, 0) - q.served_when_accepted), 0);
+		estimated_wait := make_interval(secs => (ahead + 1) * coalesce(h.seconds_per_request, 0.001));
+	ELSIF q.status = 'done' THEN
+		-- (what order_row() tells, in one statement: this runs for every answer)
+		SELECT o.order_id, s.carriage_no, s.seat_no, o.hold_until
+		INTO queue_status.order_id, carriage, seat_no, hold_until
+		FROM orders o
+		JOIN LATERAL (SELECT t.seat_id FROM tickets t WHERE t.order_id = o.order_id
+		              ORDER BY t.ticket_id DESC LIMIT 1) t ON true
+		JOIN seat s ON s.seat_id = t.seat_id
+		WHERE o.order_id = q.order_id;
+	ELSE
+		error_sqlstate := q.error_sqlstate;
+		error_message := q.error_message;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION queue_status(bigint) IS 'a queued request: waiting (position, requests ahead, estimated wait), done (its order, seat and hold deadline) or failed (SQLSTATE and message, as ticket.grab would have raised)';
+
+-- Wait for a queued request's answer, up to a timeout, without polling.
+-- With the library preloaded, the caller sleeps until a batch of its run
+-- commits (queue_sleep); otherwise on the lock a batch of the run holds
+-- until it commits.  It looks again after each batch.
+CREATE OR REPLACE FUNCTION queue_wait(request_id bigint, timeout interval DEFAULT '30 seconds',
+	OUT status text, OUT queue_position bigint, OUT ahead bigint, OUT estimated_wait interval,
+	OUT order_id bigint, OUT carriage integer, OUT seat_no text, OUT hold_until timestamptz,
+	OUT error_sqlstate text, OUT error_message text)
+LANGUAGE plpgsql VOLATILE SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	give_up timestamptz := clock_timestamp() + timeout;
+	run bigint;
+	current text;
+	batches bigint;
+	asked timestamptz;
+BEGIN
+	IF timeout IS NULL OR timeout < '0'::interval THEN
+		RAISE EXCEPTION 'timeout must be a non-negative interval' USING ERRCODE = 'TK017';
+	END IF;
+	SELECT q.run_id INTO run FROM queue_request q WHERE q.request_id = queue_wait.request_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no such queued request: %', request_id USING ERRCODE = 'TK019';
+	END IF;
+	LOOP
+		-- counted before the look: a batch committing after it wakes us
+		batches := queue_batch_count(run);
+		SELECT q.status INTO current FROM queue_request q WHERE q.request_id = queue_wait.request_id;
+		EXIT WHEN current <> 'waiting' OR clock_timestamp() >= give_up;
+		IF batches IS NOT NULL THEN
+			PERFORM queue_sleep(run, batches, give_up);
+		ELSE
+			asked := clock_timestamp();
+			-- taken and given back in one expression, so it is held for an instant
+			PERFORM pg_advisory_lock_shared(hashtext('ticket.queue_batch'), hashint8(run)),
+			        pg_advisory_unlock_shared(hashtext('ticket.queue_batch'), hashint8(run));
+			IF clock_timestamp() - asked < interval '1 millisecond' THEN
+				-- no batch was under way: the server has yet to start one
+				PERFORM pg_sleep(0.005);
+			END IF;
+		END IF;
+	END LOOP;
+	SELECT * INTO status, queue_position, ahead, estimated_wait, order_id, carriage, seat_no, hold_until,
+		error_sqlstate, error_message
+	FROM queue_status(queue_wait.request_id);
+END
+$$;
+COMMENT ON FUNCTION queue_wait(bigint, interval) IS 'queue_status() once the request is served or the timeout (default 30 s) has passed, whichever comes first; sleeps while batches are served instead of polling';
+
+CREATE OR REPLACE FUNCTION serve_queue(run_id bigint DEFAULT NULL, batch_size integer DEFAULT 500)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	r record;
+	n integer := 0;
+	started timestamptz := clock_timestamp();
+	ids bigint[];
+	positions bigint[];
+	served_up_to bigint;
+	users bigint[];
+	journeys segrange[];
+	wanted integer[];
+	client_ids text[];
+	fail_state text[];
+	fail_message text[];
+	unpaid record;
+	stale bigint[];
+	maps bytea[];
+	map_class integer[];
+	map_carriage integer[];
+	seating integer[];
+	unseated boolean;
+	service_nos bigint[];
+	horizon bigint;
+	got booking;
+	until timestamptz := now() + hold_timeout();
+	state text;
+	message text;
+BEGIN
+	IF batch_size IS NULL OR batch_size < 1 THEN
+		RAISE EXCEPTION 'batch size must be at least 1' USING ERRCODE = 'TK017';
+	END IF;
+	IF run_id IS NULL THEN
+		FOR r IN SELECT x.run_id FROM queued_runs() x LOOP
+			n := n + serve_queue(r.run_id, batch_size);
+		END LOOP;
+		RETURN n;
+	END IF;
+
+	-- one server per run at a time; another one busy with it will get to these
+	IF NOT pg_try_advisory_xact_lock(hashtext('ticket.serve_queue'), hashint8(serve_queue.run_id)) THEN
+		RETURN 0;
+	END IF;
+	-- A batch is under way: queue_wait() callers sleep on this until it
+	-- commits.  Only tried: a caller may hold it for an instant, and the
+	-- batch must not wait for callers (they then look again a little later).
+	PERFORM pg_try_advisory_xact_lock(hashtext('ticket.queue_batch'), hashint8(serve_queue.run_id));
+	SELECT ru.run_id, ru.train_id, ru.status, ru.service_date, t.code INTO r
+	FROM run ru JOIN train t USING (train_id) WHERE ru.run_id = serve_queue.run_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no such run: %', run_id USING ERRCODE = 'TK008';
+	END IF;
+
+	-- The horizon: wait for the run's enqueuers in flight (see above).  A
+	-- session lock, released at once, so enqueuers wait only for an instant.
+	-- Served in order, so every request still waiting comes after the last
+	-- one served: the scan starts there, not at the served requests whose
+	-- index entries wait for vacuum.
+	SELECT coalesce(max(h.last_position), 0) INTO served_up_to FROM queue_head h WHERE h.run_id = r.run_id;
+	PERFORM pg_advisory_lock(hashtext('ticket.queue'), hashint8(r.run_id));
+	SELECT s.last_value INTO horizon FROM queue_position_seq s;
+	PERFORM pg_advisory_unlock(hashtext('ticket.queue'), hashint8(r.run_id));
+
+	SELECT array_agg(x.request_id ORDER BY x.queue_position), array_agg(x.user_id ORDER BY x.queue_position),
+	       array_agg(x.legs ORDER BY x.queue_position),
+	       array_agg(array_position(enum_range(NULL::seat_class), x.seat_class) ORDER BY x.queue_position),
+	       array_agg(x.client_request_id ORDER BY x.queue_position),
+	       array_agg(x.queue_position ORDER BY x.queue_position)
+	INTO ids, users, journeys, wanted, client_ids, positions
+	FROM (SELECT * FROM queue_request q
+	      WHERE q.run_id = r.run_id AND q.status = 'waiting'
+	        AND q.queue_position > served_up_to AND q.queue_position <= horizon
+	      ORDER BY q.queue_position LIMIT batch_size) x;
+	n := coalesce(cardinality(ids), 0);
+	IF n = 0 THEN
+		RETURN 0;
+	END IF;
+	fail_state := array_fill(NULL::text, ARRAY[n]);
+	fail_message := fail_state;
+
+	BEGIN
+		PERFORM lock_run_inventory(r.run_id);
+		IF r.status <> 'open' THEN
+			fail_state := array_fill('TK012'::text, ARRAY[n]);
+			fail_message := array_fill(format('sales are not open for train %s on %s', r.code, r.service_date), ARRAY[n]);
+		END IF;
+
+		-- Unpaid orders of these users on the run.  Ones past their deadline
+		-- are expired here, unless their payment holds them right now (it
+		-- waits for the carriages this batch holds: waiting for it here
+		-- would deadlock); then they still count.
+		SELECT array_agg(o.order_id) INTO stale FROM orders o
+		WHERE o.run_id = r.run_id AND o.status = 'held' AND o.user_id = ANY (users) AND o.hold_until <= now();
+		IF stale IS NOT NULL THEN
+			SELECT array_agg(x.order_id) INTO stale FROM (
+				SELECT o.order_id FROM orders o
+				WHERE o.order_id = ANY (stale) AND o.status = 'held' FOR UPDATE SKIP LOCKED) x;
+			PERFORM expire_orders(stale);
+		END IF;
+		-- (one waiting request per user and run, so a user is at one place)
+		FOR unpaid IN
+			-- LATERAL ... LIMIT 1: one probe of the (user, run) index per user,
+			-- never a scan of the run's orders, whatever the statistics say
+			SELECT u.i FROM unnest(users) WITH ORDINALITY u(user_id, i)
+			JOIN LATERAL (SELECT 1 FROM orders o
+			              WHERE o.user_id = u.user_id AND o.run_id = r.run_id AND o.status = 'held'
+			              LIMIT 1) o ON true
+		LOOP
+			fail_state[unpaid.i] := coalesce(fail_state[unpaid.i], 'TK002');
+			fail_message[unpaid.i] := coalesce(fail_message[unpaid.i],
+				format('user %s already has an unpaid order on this train', users[unpaid.i]));
+		END LOOP;
+		FOR unpaid IN
+			SELECT u.i FROM unnest(users, client_ids) WITH ORDINALITY u(user_id, client_id, i)
+			WHERE u.client_id IS NOT NULL
+			  AND EXISTS (SELECT 1 FROM orders o WHERE o.user_id = u.user_id AND o.request_id = u.client_id)
+		LOOP
+			fail_state[unpaid.i] := coalesce(fail_state[unpaid.i], 'TK013');
+			fail_message[unpaid.i] := coalesce(fail_message[unpaid.i],
+				format('request id "%s" was already used for another request', client_ids[unpaid.i]));
+		END LOOP;
+
+		-- Seats, in queue order.  If some find none while expired holds
+		-- still mark seats as taken, release those (the waitlist gets them
+		-- first, as always) and seat the rest once more.
+		FOR attempt IN 1..2 LOOP
+			SELECT array_agg(rc.map ORDER BY rc.carriage_no),
+			       array_agg(array_position(enum_range(NULL::seat_class), rc.seat_class) ORDER BY rc.carriage_no),
+			       array_agg(rc.carriage_no ORDER BY rc.carriage_no)
+			INTO maps, map_class, map_carriage
+			FROM run_carriage rc WHERE rc.run_id = r.run_id;
+			seating := seatmap_assign(maps, map_class,
+				ARRAY(SELECT CASE WHEN fail_state[i] IS NULL THEN journeys[i] END
+				      FROM generate_series(1, n) i ORDER BY i),
+				wanted);
+
+			unseated := false;
+			FOR i IN 1..n LOOP
+				IF fail_state[i] IS NULL AND seating[2 * i - 1] IS NULL THEN
+					unseated := true;
+					EXIT;
+				END IF;
+			END LOOP;
+			EXIT WHEN NOT unseated OR attempt = 2 OR release_expired_holds(r.run_id) = 0;
+		END LOOP;
+
+		-- numbers of service in queue order (generate_series yields in order)
+		SELECT array_agg(nextval('queue_service_seq')) INTO service_nos FROM generate_series(1, n);
+		WITH seated AS (
+			SELECT i, users[i] AS user_id, client_ids[i] AS client_id, journeys[i] AS legs,
+			       map_carriage[seating[2 * i - 1]] AS carriage_no, seating[2 * i] AS seat_index,
+			       nextval('orders_order_id_seq') AS order_id
+			FROM generate_series(1, n) i
+			WHERE fail_state[i] IS NULL AND seating[2 * i - 1] IS NOT NULL
+			ORDER BY i),
+		new_tickets AS (
+			INSERT INTO tickets (order_id, run_id, seat_id, legs, status, hold_until)
+			SELECT x.order_id, r.run_id, s.seat_id, x.legs, 'held', until
+			FROM seated x JOIN seat s ON s.train_id = r.train_id AND s.carriage_no = x.carriage_no
+			                         AND s.seat_index = x.seat_index
+			RETURNING ticket_id),
+		new_orders AS (
+			INSERT INTO orders (order_id, user_id, run_id, request_id, seat_class, legs, hold_until)
+			SELECT x.order_id, x.user_id, r.run_id, x.client_id, rc.seat_class, x.legs, until
+			FROM seated x JOIN run_carriage rc ON rc.run_id = r.run_id AND rc.carriage_no = x.carriage_no
+			RETURNING order_id, user_id)
+		UPDATE queue_request q
+		SET status = CASE WHEN x.order_id IS NULL THEN 'failed' ELSE 'done' END,
+		    served_at = clock_timestamp(), service_no = x.service_no, order_id = x.order_id,
+		    error_sqlstate = CASE WHEN x.order_id IS NULL THEN coalesce(fail_state[x.i], 'TK001') END,
+		    error_message = CASE WHEN x.order_id IS NULL THEN coalesce(fail_message[x.i],
+		        format('sold out: no %s seat on train %s on %s %s',
+		               coalesce((enum_range(NULL::seat_class))[wanted[x.i]]::text, 'free'),
+		               r.code, r.service_date, journeys[x.i])) END
+		FROM (SELECT b.i, ids[b.i] AS request_id, o.order_id, service_nos[b.i] AS service_no
+		      FROM generate_series(1, n) b(i) LEFT JOIN seated o ON o.i = b.i) x
+		WHERE q.request_id = x.request_id;
+	EXCEPTION WHEN OTHERS THEN
+		-- Something no check above foresaw (the exclusion constraint, say):
+		-- nothing of the batch is kept.  Serve its first request alone, the
+		-- way grab does, so a request that fails every time cannot hold the
+		-- queue up.
+		GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+		IF state IN ('40P01', '40001', '55P03') THEN
+			-- lost a race for the carriages (a deadlock PostgreSQL broke by
+			-- choosing this batch): nothing of it is kept, the next call
+			-- serves the same requests in the same order
+			RAISE LOG 'ticket queue: batch of % requests on run % rolled back: %', n, r.run_id, message;
+			RETURN 0;
+		END IF;
+		RAISE WARNING 'ticket queue: batch of % requests on run % failed, serving one: %', n, r.run_id, message;
+		n := 1;
+		BEGIN
+			got := hold_seat(users[1], r.run_id, r.train_id, journeys[1],
+				(enum_range(NULL::seat_class))[wanted[1]], client_ids[1], true,
+				format('on train %s on %s %s', r.code, r.service_date, journeys[1]));
+			UPDATE queue_request q SET status = 'done', served_at = clock_timestamp(),
+				service_no = nextval('queue_service_seq'), order_id = got.order_id
+			WHERE q.request_id = ids[1];
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+			UPDATE queue_request q SET status = 'failed', served_at = clock_timestamp(),
+				service_no = nextval('queue_service_seq'), error_sqlstate = state, error_message = message
+			WHERE q.request_id = ids[1];
+		END;
+	END;
+
+	INSERT INTO queue_head AS h (run_id, served, last_served_at, seconds_per_request, last_position)
+	VALUES (r.run_id, n, clock_timestamp(), extract(epoch FROM clock_timestamp() - started) / n, positions[n])
+	ON CONFLICT ON CONSTRAINT queue_head_pkey DO UPDATE
+	SET served = h.served + n, last_served_at = excluded.last_served_at,
+	    last_position = greatest(h.last_position, excluded.last_position),
+	    -- a moving average over recent batches
+	    seconds_per_request = coalesce(0.7 * h.seconds_per_request + 0.3 * excluded.seconds_per_request,
+	                                   excluded.seconds_per_request);
+	PERFORM queue_notify_served(r.run_id);
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION serve_queue(bigint, integer) IS 'serve up to batch_size queued requests of a run (NULL: of every run) in order, in this transaction; the queue worker calls it; returns how many were served';
+
+-- roles ---------------------------------------------------------------------------
+
+REVOKE EXECUTE ON FUNCTION queue_batch_count(bigint), queue_sleep(bigint, bigint, timestamptz),
+	queue_notify_served(bigint), queue_notify_accepted() FROM PUBLIC;
+-- queue_wait runs with the caller's rights
+GRANT EXECUTE ON FUNCTION queue_batch_count(bigint), queue_sleep(bigint, bigint, timestamptz)
+	TO ticket_app, ticket_admin;

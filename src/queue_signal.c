@@ -1,0 +1,278 @@
+/*-------------------------------------------------------------------------
+ *
+ * queue_signal.c
+ *	  Wake-ups for the order queue, in shared memory.
+ *
+ * Without them a caller of ticket.queue_wait() has to look at its request
+ * again and again, and the queue worker has to look for requests every
+ * ticket.queue_naptime: on a busy server those looks are most of the CPU the
+ * queue costs, taken from the worker that would serve the requests.  With
+ * the library in shared_preload_libraries (which the worker needs anyway),
+ * a committed batch wakes exactly the sessions waiting on its run, and a
+ * committed enqueue wakes the worker.
+ *
+ * Runs share 64 slots (run id modulo 64), each a counter of committed
+ * batches and a condition variable.  A waiter reads its slot's counter
+ * before it looks at its request, and sleeps until the counter moves: a
+ * batch committing after the look moves it, one committing before it shows
+ * in the look, so no wake-up is lost.  The signals are sent from a
+ * transaction callback after the commit is visible to other sessions, never
+ * for a transaction that rolled back.  Sleeps are cut at one second, so even
+ * a missed signal (a prepared transaction commits without this session's
+ * callbacks) only delays a waiter.
+ *
+ * Not preloaded, the functions say so (NULL) and the SQL callers fall back
+ * to their lock-based waits.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/condition_variable.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "queue_signal.h"
+
+#define QUEUE_SIGNAL_SLOTS 64
+
+/* longest single sleep: a missed signal costs at most this */
+#define QUEUE_SIGNAL_MAX_SLEEP_MS 1000
+
+typedef struct QueueSignalSlot
+{
+	pg_atomic_uint64 batches;	/* committed batches of this slot's runs */
+	ConditionVariable cv;		/* broadcast after each of them */
+} QueueSignalSlot;
+
+typedef struct QueueSignalShared
+{
+	/* pgprocno of the queue worker, INVALID_PGPROCNO when there is none */
+	pg_atomic_uint32 worker_procno;
+	/* the database it serves (enqueues elsewhere do not wake it) */
+	pg_atomic_uint32 worker_database;
+	QueueSignalSlot slots[QUEUE_SIGNAL_SLOTS];
+} QueueSignalShared;
+
+static QueueSignalShared *queue_signal = NULL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* this transaction's signals, sent when it commits */
+static uint64 pending_batch_slots = 0;
+static bool pending_worker_wakeup = false;
+static bool xact_callback_registered = false;
+
+PG_FUNCTION_INFO_V1(ticket_queue_batch_count);
+PG_FUNCTION_INFO_V1(ticket_queue_sleep);
+PG_FUNCTION_INFO_V1(ticket_queue_notify_served);
+PG_FUNCTION_INFO_V1(ticket_queue_notify_accepted);
+
+static void
+queue_signal_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(QueueSignalShared)));
+}
+
+static void
+queue_signal_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	queue_signal = ShmemInitStruct("ticket queue signals", sizeof(QueueSignalShared), &found);
+	if (!found)
+	{
+		pg_atomic_init_u32(&queue_signal->worker_procno, INVALID_PGPROCNO);
+		pg_atomic_init_u32(&queue_signal->worker_database, InvalidOid);
+		for (int i = 0; i < QUEUE_SIGNAL_SLOTS; i++)
+		{
+			pg_atomic_init_u64(&queue_signal->slots[i].batches, 0);
+			ConditionVariableInit(&queue_signal->slots[i].cv);
+		}
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+queue_signal_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = queue_signal_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = queue_signal_shmem_startup;
+}
+
+static void
+forget_worker(int code pg_attribute_unused(), Datum arg pg_attribute_unused())
+{
+	uint32		mine = (uint32) MyProc->pgprocno;
+
+	pg_atomic_compare_exchange_u32(&queue_signal->worker_procno, &mine, INVALID_PGPROCNO);
+}
+
+void
+queue_signal_register_worker(void)
+{
+	if (queue_signal == NULL)
+		return;
+	pg_atomic_write_u32(&queue_signal->worker_database, MyDatabaseId);
+	pg_atomic_write_u32(&queue_signal->worker_procno, (uint32) MyProc->pgprocno);
+	before_shmem_exit(forget_worker, (Datum) 0);
+}
+
+static QueueSignalSlot *
+slot_of(int64 run_id)
+{
+	return &queue_signal->slots[(uint64) run_id % QUEUE_SIGNAL_SLOTS];
+}
+
+static void
+queue_signal_xact_callback(XactEvent event, void *arg pg_attribute_unused())
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+			for (int i = 0; i < QUEUE_SIGNAL_SLOTS; i++)
+			{
+				if (pending_batch_slots & (UINT64CONST(1) << i))
+				{
+					pg_atomic_fetch_add_u64(&queue_signal->slots[i].batches, 1);
+					ConditionVariableBroadcast(&queue_signal->slots[i].cv);
+				}
+			}
+			if (pending_worker_wakeup
+				&& pg_atomic_read_u32(&queue_signal->worker_database) == MyDatabaseId)
+			{
+				uint32		procno = pg_atomic_read_u32(&queue_signal->worker_procno);
+
+				/* a worker that has just exited gets a harmless extra wake-up */
+				if (procno != INVALID_PGPROCNO)
+					SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+			}
+			pending_batch_slots = 0;
+			pending_worker_wakeup = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			pending_batch_slots = 0;
+			pending_worker_wakeup = false;
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+ensure_xact_callback(void)
+{
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(queue_signal_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+}
+
+/*
+ * ticket.queue_batch_count(run_id): committed batches of the run's slot so
+ * far; NULL when the library is not preloaded (no signals).
+ */
+Datum
+ticket_queue_batch_count(PG_FUNCTION_ARGS)
+{
+	if (queue_signal == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64((int64) pg_atomic_read_u64(&slot_of(PG_GETARG_INT64(0))->batches));
+}
+
+/*
+ * ticket.queue_sleep(run_id, seen, until): sleep until the run's slot has
+ * counted a batch after `seen`, until `until`, or for a second, whichever
+ * comes first.  True when a batch came; NULL when not preloaded.
+ */
+Datum
+ticket_queue_sleep(PG_FUNCTION_ARGS)
+{
+	QueueSignalSlot *slot;
+	uint64		seen = (uint64) PG_GETARG_INT64(1);
+	TimestampTz until = PG_GETARG_TIMESTAMPTZ(2);
+	TimestampTz give_up;
+	bool		moved = false;
+
+	if (queue_signal == NULL)
+		PG_RETURN_NULL();
+	slot = slot_of(PG_GETARG_INT64(0));
+	give_up = Min(until, TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													  QUEUE_SIGNAL_MAX_SLEEP_MS));
+
+	ConditionVariablePrepareToSleep(&slot->cv);
+	for (;;)
+	{
+		long		ms;
+
+		if (pg_atomic_read_u64(&slot->batches) != seen)
+		{
+			moved = true;
+			break;
+		}
+		ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), give_up);
+		if (ms <= 0)
+			break;
+		(void) ConditionVariableTimedSleep(&slot->cv, ms, PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+	PG_RETURN_BOOL(moved);
+}
+
+/*
+ * ticket.queue_notify_served(run_id): when this transaction commits, wake
+ * the sessions waiting on the run's queue.
+ */
+Datum
+ticket_queue_notify_served(PG_FUNCTION_ARGS)
+{
+	if (queue_signal != NULL)
+	{
+		ensure_xact_callback();
+		pending_batch_slots |= UINT64CONST(1) << ((uint64) PG_GETARG_INT64(0) % QUEUE_SIGNAL_SLOTS);
+	}
+	PG_RETURN_VOID();
+}
+
+/*
+ * ticket.queue_notify_accepted(): when this transaction commits, wake the
+ * queue worker.
+ */
+void
+queue_signal_accepted(void)
+{
+	if (queue_signal != NULL)
+	{
+		ensure_xact_callback();
+		pending_worker_wakeup = true;
+	}
+}
+
+Datum
+ticket_queue_notify_accepted(PG_FUNCTION_ARGS pg_attribute_unused())
+{
+	queue_signal_accepted();
+	PG_RETURN_VOID();
+}
