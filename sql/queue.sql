@@ -247,3 +247,47 @@ SELECT count(*) AS runs_still_queued FROM ticket.queued_runs();
 -- not preloaded here: no wake-ups, so queue_wait() sleeps on the batch lock
 SELECT ticket.queue_batch_count(1) IS NULL AS no_wakeup_count, ticket.queue_sleep(1, 0, now()) IS NULL AS no_wakeup_sleep;
 SELECT s.status FROM ticket.queue_request q, ticket.queue_wait(q.request_id, '1 s') s WHERE q.user_id = 901;
+
+-- 1.5: a waitlist request with passengers is fulfilled as an order with
+-- their names.  G7005 has one second-class row of two seats (A B); both are
+-- sold on the whole route.
+SELECT ticket.add_train('G7005', ARRAY['QAA', 'QAB', 'QAC'], ARRAY[NULL, '8:30', '9:30']::interval[],
+	ARRAY['8:00', '8:32', NULL]::interval[]) > 0 AS added,
+       ticket.add_carriage('G7005', 1, 'second', 1, 'AB') AS seats,
+       ticket.open_sales('G7005', DATE '2099-01-01') > 0 AS open;
+SELECT ticket.add_passenger(750, '110101198001015559', '吴十') > 0 AS wu,
+       ticket.add_passenger(750, '440304199001011233', '王五', 'student') > 0 AS wang,
+       ticket.add_passenger(751, '11010519491231002X', '张三') > 0 AS zhang;
+-- while two seats are free the pair should grab them; with one, it may wait
+SELECT regress_error($q$SELECT ticket.join_waitlist(750, 'G7005', '2099-01-01', 'QAA', 'QAC', ARRAY['second'], NULL,
+	ARRAY['110101198001015559', '440304199001011233'])$q$);
+SELECT ticket.confirm(g.order_id) FROM ticket.grab(752, 'G7005', '2099-01-01', 'QAA', 'QAC') g;
+SELECT ticket.join_waitlist(750, 'G7005', '2099-01-01', 'QAA', 'QAC', ARRAY['second'], NULL,
+	ARRAY['110101198001015559', ' 440304199001011233 ']) > 0 AS pair_waits;
+SELECT w.passengers FROM ticket.waitlist w WHERE w.user_id = 750;
+SELECT ticket.confirm(g.order_id) FROM ticket.grab(753, 'G7005', '2099-01-01', 'QAA', 'QAC') g;
+-- behind the pair, a single passenger
+SELECT ticket.join_waitlist(751, 'G7005', '2099-01-01', 'QAA', 'QAC', passengers => ARRAY['11010519491231002X']) > 0 AS single_waits;
+-- the passengers must be the account's, each once, at most five
+SELECT regress_error($q$SELECT ticket.join_waitlist(754, 'G7005', '2099-01-01', 'QAA', 'QAC', NULL, NULL, ARRAY['110101198001015559'])$q$);
+SELECT regress_error($q$SELECT ticket.join_waitlist(754, 'G7005', '2099-01-01', 'QAA', 'QAC', NULL, NULL, ARRAY['1', '1'])$q$);
+SELECT regress_error($q$SELECT ticket.join_waitlist(754, 'G7005', '2099-01-01', 'QAA', 'QAC', NULL, NULL, ARRAY[]::text[])$q$);
+-- one seat comes back: the pair does not fit and is passed over, the single passenger gets it
+SELECT ticket.refund(o.order_id) FROM ticket.orders o WHERE o.user_id = 752;
+SELECT w.user_id, s.status, p.passenger, p.passenger_type, p.seat_no, p.status AS ticket_status
+FROM ticket.waitlist w CROSS JOIN LATERAL ticket.waitlist_status(w.waitlist_id) s
+LEFT JOIN LATERAL ticket.order_tickets(s.order_id) p ON true
+WHERE w.run_id = (SELECT run_id FROM ticket.run JOIN ticket.train USING (train_id) WHERE code = 'G7005')
+ORDER BY w.waitlist_id, p.ticket_id;
+-- the single passenger cancels and the other seat comes back too: now the pair fits, together
+SELECT ticket.cancel(o.order_id) FROM ticket.orders o WHERE o.user_id = 751 AND o.status = 'held';
+SELECT ticket.refund(o.order_id) FROM ticket.orders o WHERE o.user_id = 753;
+SELECT w.user_id, s.status, p.passenger, p.passenger_type, p.seat_no, p.price > 0 AS priced, p.status AS ticket_status
+FROM ticket.waitlist w CROSS JOIN LATERAL ticket.waitlist_status(w.waitlist_id) s
+LEFT JOIN LATERAL ticket.order_tickets(s.order_id) p ON true
+WHERE w.run_id = (SELECT run_id FROM ticket.run JOIN ticket.train USING (train_id) WHERE code = 'G7005')
+ORDER BY w.waitlist_id, p.ticket_id;
+-- the student pays less than the adult, and nothing is left for public sale
+SELECT count(DISTINCT t.price) AS two_fares FROM ticket.tickets t JOIN ticket.orders o USING (order_id)
+WHERE o.user_id = 750 AND t.status = 'held';
+SELECT * FROM ticket.remaining('G7005', '2099-01-01', 'QAA', 'QAC');

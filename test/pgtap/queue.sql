@@ -12,7 +12,7 @@ SELECT has_type('ticket', 'queue_entry', 'enqueue returns a queue_entry');
 
 SELECT ok(has_function_privilege('ticket_app', 'ticket.' || f, 'EXECUTE'), 'ticket_app may call ' || f)
 FROM unnest(ARRAY['enqueue(bigint, text, date, text, text, text, text)', 'queue_status(bigint)',
-	'join_waitlist(bigint, text, date, text, text, text[], timestamptz)', 'waitlist_status(bigint)',
+	'join_waitlist(bigint, text, date, text, text, text[], timestamptz, text[])', 'waitlist_status(bigint)',
 	'leave_waitlist(bigint)']) f;
 SELECT ok(NOT has_function_privilege('ticket_app', 'ticket.serve_queue(bigint, integer)', 'EXECUTE'),
 	'ticket_app may not serve the queue');
