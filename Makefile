@@ -28,6 +28,8 @@ REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/temp.conf
 ISOLATION = segrange_exclusion grab_last_seat grab_same_user confirm_vs_expiry cancel_vs_confirm grab_repeatable_read
 # 1.2: queue and waitlist
 ISOLATION += queue_fifo waitlist_vs_grab
+# 1.5: waitlist requests with passengers
+ISOLATION += waitlist_group_vs_grab
 # 1.4: real-name tickets
 ISOLATION += passenger_overlap change_vs_refund group_grab_race daily_cancel_limit
 ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=test/isolation/temp.conf \
