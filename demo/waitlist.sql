@@ -64,7 +64,9 @@ FROM generate_series(900101, 900102) u, demo.family(u) f WHERE f.member = 1;
 SELECT demo.outcome_of(format('SELECT ticket.grab(900101, %L, %L, %L, %L, %L, ARRAY[%L])',
 	:'train', :'day', :'from_station', :'to_station', 'business',
 	(SELECT f.document_no FROM demo.family(900101) f WHERE f.member = 1))) AS "grab by account 900101";
-SELECT ticket.join_waitlist(900101, :'train', :'day', :'from_station', :'to_station', ARRAY['business']) AS first_waitlist_id \gset
+-- the first request names its passenger, as a grab with passengers does (1.5)
+SELECT ticket.join_waitlist(900101, :'train', :'day', :'from_station', :'to_station', ARRAY['business'], NULL,
+	ARRAY[(SELECT f.document_no FROM demo.family(900101) f WHERE f.member = 1)]) AS first_waitlist_id \gset
 SELECT ticket.join_waitlist(900102, :'train', :'day', :'from_station', :'to_station', ARRAY['business'],
 	(SELECT lower(k.travel) AT TIME ZONE 'Asia/Shanghai' - interval '2 hours' FROM ticket.tickets k
 	 WHERE k.order_id = (SELECT min((b).order_id) FROM tour) LIMIT 1)) AS second_waitlist_id \gset
@@ -81,10 +83,11 @@ SELECT r.ticket_id, :'passenger' AS passenger, r.price, r.fee, r.refunded,
 FROM ticket.refund_ticket(:refunded_ticket) r JOIN ticket.tickets k USING (ticket_id);
 
 \echo '== In the same transaction the seat went to the first waiting request, as a held order'
-SELECT w.waitlist_id, w.user_id AS account, s.status, s.ahead, s.order_id, o.carriage, o.seat_no, o.status AS order_status,
+SELECT w.waitlist_id, w.user_id AS account, s.status, s.ahead, s.order_id, o.passenger, o.carriage, o.seat_no,
+       o.status AS order_status,
        CASE WHEN o.carriage = :carriage AND o.seat_no = :'seat_no' THEN 'yes' ELSE 'no' END AS "refunded seat?"
 FROM ticket.waitlist w CROSS JOIN LATERAL ticket.waitlist_status(w.waitlist_id) s
-LEFT JOIN LATERAL ticket.order_row(s.order_id) o ON s.order_id IS NOT NULL
+LEFT JOIN LATERAL ticket.order_tickets(s.order_id) o ON s.order_id IS NOT NULL
 WHERE w.waitlist_id IN (:first_waitlist_id, :second_waitlist_id) ORDER BY w.waitlist_id;
 SELECT ticket.confirm(s.order_id) AS "account 900101 pays"
 FROM ticket.waitlist_status(:first_waitlist_id) s;
