@@ -1,4 +1,4 @@
-/* ticket--1.4--1.5.sql: the queue at full speed */
+/* ticket--1.4--1.5.sql: queue wake-ups, scans that start after the last request served, waitlist requests with passengers */
 
 \echo Use "ALTER EXTENSION ticket UPDATE TO '1.5'" to load this file. \quit
 
