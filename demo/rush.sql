@@ -274,12 +274,14 @@ BEGIN
 		PERFORM pg_sleep_until(t0 + make_interval(secs => i));
 		INSERT INTO demo.sample
 		SELECT clock_timestamp(), i,
-		       (SELECT count(*) FROM ticket.queue_request),
-		       (SELECT count(*) FROM ticket.queue_request q WHERE q.status = 'waiting'),
-		       (SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM ticket.queue_request q
-		                                         WHERE q.status = 'waiting' GROUP BY q.run_id) w),
+		       -- waiting requests are in shared memory until served (ticket.waiting_requests())
+		       (SELECT count(*) FROM ticket.queue_request)
+		         + (SELECT coalesce(sum(r.waiting), 0) FROM ticket.queue_ring_waiting() r),
+		       (SELECT coalesce(sum(w.waiting), 0) FROM ticket.waiting_requests() w),
+		       (SELECT coalesce(max(w.waiting), 0) FROM ticket.waiting_requests() w),
 		       (SELECT coalesce(sum(h.served), 0) FROM ticket.queue_head h),
-		       (SELECT max(q.queue_position) FROM ticket.queue_request q),
+		       greatest((SELECT max(q.queue_position) FROM ticket.queue_request q),
+		                (SELECT max(w.last_position) FROM ticket.waiting_requests() w)),
 		       (SELECT count(*) FROM ticket.tickets k WHERE k.status = 'paid'),
 		       (SELECT count(*) FROM ticket.waitlist w WHERE w.status = 'waiting'),
 		       (SELECT count(*) FROM ticket.waitlist w WHERE w.status = 'fulfilled')

@@ -291,3 +291,15 @@ ORDER BY w.waitlist_id, p.ticket_id;
 SELECT count(DISTINCT t.price) AS two_fares FROM ticket.tickets t JOIN ticket.orders o USING (order_id)
 WHERE o.user_id = 750 AND t.status = 'held';
 SELECT * FROM ticket.remaining('G7005', '2099-01-01', 'QAA', 'QAC');
+-- queue_wait's own errors
+SELECT regress_error($q$SELECT * FROM ticket.queue_wait(1, '-1 s')$q$);
+SELECT regress_error($q$SELECT * FROM ticket.queue_wait(1, NULL)$q$);
+SELECT regress_error($q$SELECT * FROM ticket.queue_wait(999999, '1 s')$q$);
+SELECT regress_error($q$SELECT * FROM ticket.queue_wait(NULL)$q$);
+-- a request still waiting at the timeout says so, with its place
+SELECT (ticket.enqueue(902, 'G7001', '2099-01-01', 'QAB', 'QAC')).status AS queued;
+SELECT s.status, s.queue_position > 0 AS has_position, s.ahead, s.order_id
+FROM ticket.queue_request q, ticket.queue_wait(q.request_id, '0.1 s') s WHERE q.user_id = 902;
+SELECT ticket.serve_queue() AS served;
+SELECT s.status, s.carriage IS NOT NULL AS seated, s.hold_until > now() AS held
+FROM ticket.queue_request q, ticket.queue_wait(q.request_id) s WHERE q.user_id = 902;

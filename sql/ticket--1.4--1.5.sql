@@ -28,6 +28,71 @@ CREATE FUNCTION queue_notify_accepted() RETURNS void
 	AS 'MODULE_PATHNAME', 'ticket_queue_notify_accepted' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION queue_notify_accepted() IS 'internal: when this transaction commits, wake the queue worker';
 
+-- Requests in shared memory (src/queue_ring.c) ---------------------------------
+--
+-- With the library preloaded, enqueue() keeps a request in shared memory
+-- until a server serves it: it writes no row, so a click costs a lookup of
+-- the journey and a few checks.  serve_queue() takes the run's requests
+-- from there in order (never past one still being accepted) and writes
+-- them to queue_request in the batch that serves them.
+
+CREATE FUNCTION queue_ring_take(run_id bigint, batch_size integer,
+	OUT request_id bigint, OUT queue_position bigint, OUT user_id bigint, OUT from_stop integer,
+	OUT to_stop integer, OUT seat_class integer, OUT client_request_id text, OUT accepted_at timestamptz,
+	OUT ahead_when_accepted bigint, OUT served_when_accepted bigint)
+RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'ticket_queue_ring_take' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION queue_ring_take(bigint, integer) IS 'internal: up to batch_size requests of a run waiting in shared memory, in order, stopping before one still being accepted; they are this transaction''s until it commits (then gone) or aborts (then waiting again)';
+
+CREATE FUNCTION queue_ring_runs() RETURNS SETOF bigint
+	AS 'MODULE_PATHNAME', 'ticket_queue_ring_runs' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION queue_ring_runs() IS 'internal: runs of this database with requests waiting in shared memory';
+
+CREATE FUNCTION queue_ring_request(request_id bigint,
+	OUT run_id bigint, OUT queue_position bigint, OUT ahead_when_accepted bigint, OUT served_when_accepted bigint)
+RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'ticket_queue_ring_request' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION queue_ring_request(bigint) IS 'internal: a request still waiting in shared memory (no row: served, or not there)';
+
+CREATE FUNCTION queue_ring_wait(request_id bigint, until timestamptz) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'ticket_queue_ring_wait' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION queue_ring_wait(bigint, timestamptz) IS 'internal: sleep while a request waits in shared memory, until a batch has served it (true) or until the given time (false); true at once for a request not there';
+
+CREATE FUNCTION queue_ring_waiting(OUT run_id bigint, OUT waiting bigint, OUT last_position bigint)
+RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'ticket_queue_ring_waiting' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION queue_ring_waiting() IS 'internal: per run, the requests waiting in shared memory and the highest position among them';
+
+-- What is queued now, wherever it waits: waiting requests are in shared
+-- memory (preloaded) or in queue_request (not preloaded, or written by a
+-- batch that has not committed).
+CREATE FUNCTION waiting_requests(OUT run_id bigint, OUT waiting bigint, OUT last_position bigint)
+RETURNS SETOF record
+LANGUAGE sql VOLATILE SET search_path = ticket, pg_catalog, pg_temp AS $$
+	SELECT x.run_id, sum(x.waiting)::bigint, max(x.last_position)
+	FROM (SELECT q.run_id, count(*), max(q.queue_position) FROM queue_request q
+	      WHERE q.status = 'waiting' GROUP BY q.run_id
+	      UNION ALL
+	      SELECT r.run_id, r.waiting, r.last_position FROM queue_ring_waiting() r) x(run_id, waiting, last_position)
+	GROUP BY x.run_id ORDER BY x.run_id
+$$;
+COMMENT ON FUNCTION waiting_requests() IS 'per run with queued requests not served yet: how many wait and the highest position handed out among them (administration and monitoring)';
+
+CREATE OR REPLACE FUNCTION queued_runs() RETURNS TABLE (run_id bigint)
+LANGUAGE sql VOLATILE SET search_path = ticket, pg_catalog, pg_temp AS $$
+	-- the distinct runs of the waiting-requests index, one probe per run
+	WITH RECURSIVE runs AS (
+		(SELECT q.run_id FROM queue_request q WHERE q.status = 'waiting' ORDER BY q.run_id LIMIT 1)
+		UNION ALL
+		SELECT (SELECT q.run_id FROM queue_request q
+		        WHERE q.status = 'waiting' AND q.run_id > runs.run_id ORDER BY q.run_id LIMIT 1)
+		FROM runs WHERE runs.run_id IS NOT NULL)
+	SELECT runs.run_id FROM runs WHERE runs.run_id IS NOT NULL
+	UNION
+	SELECT x.run_id FROM queue_ring_runs() x(run_id)
+	ORDER BY 1
+$$;
+
 -- The queue ---------------------------------------------------------------------
 
 -- Requests are served in order, so every request of a run still waiting
@@ -37,114 +102,39 @@ COMMENT ON FUNCTION queue_notify_accepted() IS 'internal: when this transaction 
 ALTER TABLE queue_head ADD COLUMN last_position bigint NOT NULL DEFAULT 0;
 COMMENT ON COLUMN queue_head.last_position IS 'queue_position of the last request of the run served: every request still waiting comes after it';
 
+-- enqueue in C (src/queue_enqueue.c): the same checks, messages and
+-- SQLSTATEs as 1.2 in a few kept plans; with the library preloaded the
+-- request goes into shared memory (src/queue_ring.c), else into the table.
 CREATE OR REPLACE FUNCTION enqueue(user_id bigint, train text, service_date date, from_station text,
 	to_station text, seat_class text DEFAULT NULL, request_id text DEFAULT NULL)
 RETURNS queue_entry
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
-DECLARE
-	j record;
-	cls ticket.seat_class := checked_seat_class(seat_class);
-	existing queue_request;
-	free_seats integer;
-	cap integer := queue_max_waiting();
-	pos bigint;
-	ahead bigint;
-	served_so_far bigint;
-	served_up_to bigint;
-	new_id bigint;
-BEGIN
-	IF user_id IS NULL THEN
-		RAISE EXCEPTION 'user id must not be null' USING ERRCODE = 'TK017';
-	END IF;
-	SELECT * INTO j FROM journey(train, service_date, from_station, to_station);
-
-	IF request_id IS NOT NULL THEN
-		SELECT * INTO existing FROM queue_request q
-		WHERE q.user_id = enqueue.user_id AND q.client_request_id = enqueue.request_id;
-		IF FOUND THEN
-			IF existing.run_id <> j.run_id OR existing.legs <> j.legs
-			   OR existing.seat_class IS DISTINCT FROM cls THEN
-				RAISE EXCEPTION 'request id "%" was already used for another request', request_id
-					USING ERRCODE = 'TK013', DETAIL = format('It belongs to queued request %s.', existing.request_id);
-			END IF;
-			RETURN ROW(existing.request_id, existing.queue_position,
-				CASE WHEN existing.status = 'waiting'
-				     THEN waiting_ahead(existing.run_id, existing.queue_position, NULL) END,
-				existing.status)::queue_entry;
-		END IF;
-	END IF;
-
-	IF j.run_status <> 'open' THEN
-		RAISE EXCEPTION 'sales are not open for train % on %', upper(train), service_date
-			USING ERRCODE = 'TK012';
-	END IF;
-	-- Sold out now: say so at once instead of queueing a request that must
-	-- fail.  Counted from the maps alone; expired holds not swept yet may
-	-- still count as taken there, so with any on the run, queue anyway.
-	SELECT coalesce(sum(seatmap_free(rc.map, j.legs)), 0) INTO free_seats
-	FROM run_carriage rc WHERE rc.run_id = j.run_id AND (cls IS NULL OR rc.seat_class = cls);
-	IF free_seats = 0 THEN
-		IF NOT EXISTS (SELECT 1 FROM tickets t
-		               WHERE t.run_id = j.run_id AND t.status = 'held' AND t.hold_until <= now()) THEN
-			RAISE EXCEPTION 'sold out: no % seat on train % on % from % to %',
-				coalesce(cls::text, 'free'), upper(train), service_date, from_station, to_station
-				USING ERRCODE = 'TK001', HINT = 'Join the waitlist with ticket.join_waitlist().';
-		END IF;
-	END IF;
-
-	-- Accept: share the run's queue lock to commit (see above), take a
-	-- number, and count who is ahead.  The cap is checked against requests
-	-- committed before this one; ones accepted at the same instant do not
-	-- see each other, so a queue may pass the cap by at most the number of
-	-- concurrent enqueue calls.
-	-- Every request committed so far got its number before this one will.
-	-- (no head yet: nothing of the run was served, nothing to skip)
-	SELECT coalesce(max(h.served), 0), coalesce(max(h.last_position), 0) INTO served_so_far, served_up_to
-	FROM queue_head h WHERE h.run_id = j.run_id;
-	PERFORM pg_advisory_xact_lock_shared(hashtext('ticket.queue'), hashint8(j.run_id));
-	-- (waiting requests come after the last one served: the scan starts there)
-	SELECT count(*) INTO ahead FROM (
-		SELECT 1 FROM queue_request q
-		WHERE q.run_id = j.run_id AND q.status = 'waiting' AND q.queue_position > served_up_to
-		LIMIT cap) x;
-	IF ahead >= cap THEN
-		RAISE EXCEPTION 'queue full for train % on %: try later', upper(train), service_date
-			USING ERRCODE = 'TK018',
-			DETAIL = format('%s requests are waiting; at most %s may wait (ticket.queue_max_waiting).', ahead, cap);
-	END IF;
-	BEGIN
-		INSERT INTO queue_request (run_id, user_id, client_request_id, seat_class, legs,
-			ahead_when_accepted, served_when_accepted)
-		VALUES (j.run_id, enqueue.user_id, enqueue.request_id, cls, j.legs, ahead, served_so_far)
-		RETURNING queue_request.request_id, queue_request.queue_position INTO new_id, pos;
-	EXCEPTION WHEN unique_violation THEN
-		RAISE EXCEPTION 'user % is already waiting in the queue of this train', user_id
-			USING ERRCODE = 'TK020', HINT = 'Follow the waiting request with ticket.queue_status().';
-	END;
-
-	-- A queued request is a click, not a sale: its commit need not wait for
-	-- the disk (the seats a server then holds commit as usual, and durably
-	-- after it).  A crash may forget requests accepted in its last moments;
-	-- their status then says TK019 and the client asks again.
-	PERFORM set_config('synchronous_commit', 'off', true);
-	PERFORM queue_notify_accepted();
-	RETURN ROW(new_id, pos, ahead, 'waiting')::queue_entry;
-END
-$$;
+	AS 'MODULE_PATHNAME', 'ticket_enqueue'
+	LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp;
 COMMENT ON FUNCTION enqueue(bigint, text, date, text, text, text, text) IS 'queue a grab (same arguments as ticket.grab): returns at once with the request id and its position; requests of a run are served strictly in order, in batches; TK018 when the queue is full';
 
 CREATE OR REPLACE FUNCTION queue_status(request_id bigint,
 	OUT status text, OUT queue_position bigint, OUT ahead bigint, OUT estimated_wait interval,
 	OUT order_id bigint, OUT carriage integer, OUT seat_no text, OUT hold_until timestamptz,
 	OUT error_sqlstate text, OUT error_message text)
-LANGUAGE plpgsql STABLE SET search_path = ticket, pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
 	q queue_request;
 	h queue_head;
 BEGIN
 	SELECT * INTO q FROM queue_request x WHERE x.request_id = queue_status.request_id;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'no such queued request: %', request_id USING ERRCODE = 'TK019';
+		-- still waiting in shared memory?  (A server writes it to the table
+		-- and commits before it lets go of it there, so the second look at
+		-- the table, with a new snapshot, finds one served in between.)
+		SELECT x.run_id, x.queue_position, x.ahead_when_accepted, x.served_when_accepted, 'waiting'
+		INTO q.run_id, q.queue_position, q.ahead_when_accepted, q.served_when_accepted, q.status
+		FROM queue_ring_request(queue_status.request_id) x;
+		IF NOT FOUND THEN
+			SELECT * INTO q FROM queue_request x WHERE x.request_id = queue_status.request_id;
+			IF NOT FOUND THEN
+				RAISE EXCEPTION 'no such queued request: %', request_id USING ERRCODE = 'TK019';
+			END IF;
+		END IF;
 	END IF;
 	status := q.status;
 	queue_position := q.queue_position;
@@ -170,54 +160,21 @@ BEGIN
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION queue_status(bigint) IS 'a queued request: waiting (position, requests ahead, estimated wait), done (its order, seat and hold deadline) or failed (SQLSTATE and message, as ticket.grab would have raised)';
+COMMENT ON FUNCTION queue_status(bigint) IS 'a queued request (call it in READ COMMITTED): waiting (position, requests ahead, estimated wait), done (its order, seat and hold deadline) or failed (SQLSTATE and message, as ticket.grab would have raised)';
 
 -- Wait for a queued request's answer, up to a timeout, without polling.
 -- With the library preloaded, the caller sleeps until a batch of its run
 -- commits (queue_sleep); otherwise on the lock a batch of the run holds
 -- until it commits.  It looks again after each batch.
+-- queue_wait in C (src/queue_enqueue.c): a request waiting in shared
+-- memory sleeps there until a batch has served it; one waiting in the table
+-- sleeps until a batch of its run commits (or, not preloaded, on the lock a
+-- batch holds); then one query gives the answer.
 CREATE OR REPLACE FUNCTION queue_wait(request_id bigint, timeout interval DEFAULT '30 seconds',
 	OUT status text, OUT queue_position bigint, OUT ahead bigint, OUT estimated_wait interval,
 	OUT order_id bigint, OUT carriage integer, OUT seat_no text, OUT hold_until timestamptz,
 	OUT error_sqlstate text, OUT error_message text)
-LANGUAGE plpgsql VOLATILE SET search_path = ticket, pg_catalog, pg_temp AS $$
-DECLARE
-	give_up timestamptz := clock_timestamp() + timeout;
-	run bigint;
-	current text;
-	batches bigint;
-	asked timestamptz;
-BEGIN
-	IF timeout IS NULL OR timeout < '0'::interval THEN
-		RAISE EXCEPTION 'timeout must be a non-negative interval' USING ERRCODE = 'TK017';
-	END IF;
-	SELECT q.run_id INTO run FROM queue_request q WHERE q.request_id = queue_wait.request_id;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'no such queued request: %', request_id USING ERRCODE = 'TK019';
-	END IF;
-	LOOP
-		-- counted before the look: a batch committing after it wakes us
-		batches := queue_batch_count(run);
-		SELECT q.status INTO current FROM queue_request q WHERE q.request_id = queue_wait.request_id;
-		EXIT WHEN current <> 'waiting' OR clock_timestamp() >= give_up;
-		IF batches IS NOT NULL THEN
-			PERFORM queue_sleep(run, batches, give_up);
-		ELSE
-			asked := clock_timestamp();
-			-- taken and given back in one expression, so it is held for an instant
-			PERFORM pg_advisory_lock_shared(hashtext('ticket.queue_batch'), hashint8(run)),
-			        pg_advisory_unlock_shared(hashtext('ticket.queue_batch'), hashint8(run));
-			IF clock_timestamp() - asked < interval '1 millisecond' THEN
-				-- no batch was under way: the server has yet to start one
-				PERFORM pg_sleep(0.005);
-			END IF;
-		END IF;
-	END LOOP;
-	SELECT * INTO status, queue_position, ahead, estimated_wait, order_id, carriage, seat_no, hold_until,
-		error_sqlstate, error_message
-	FROM queue_status(queue_wait.request_id);
-END
-$$;
+	AS 'MODULE_PATHNAME', 'ticket_queue_wait' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION queue_wait(bigint, interval) IS 'queue_status() once the request is served or the timeout (default 30 s) has passed, whichever comes first; sleeps while batches are served instead of polling';
 
 CREATE OR REPLACE FUNCTION serve_queue(run_id bigint DEFAULT NULL, batch_size integer DEFAULT 500)
@@ -230,6 +187,8 @@ DECLARE
 	ids bigint[];
 	positions bigint[];
 	served_up_to bigint;
+	ring_top bigint;
+	ring_top_id bigint;
 	users bigint[];
 	journeys segrange[];
 	wanted integer[];
@@ -283,6 +242,29 @@ BEGIN
 	PERFORM pg_advisory_lock(hashtext('ticket.queue'), hashint8(r.run_id));
 	SELECT s.last_value INTO horizon FROM queue_position_seq s;
 	PERFORM pg_advisory_unlock(hashtext('ticket.queue'), hashint8(r.run_id));
+	-- Requests waiting in shared memory come after every one in the table
+	-- (they are numbered on from the sequences): written here, served below
+	-- with the rest, in order.  The sequences are moved past their numbers,
+	-- so requests accepted into the table later (the library no longer
+	-- preloaded) still come after them.
+	WITH taken AS (
+		INSERT INTO queue_request AS q (request_id, run_id, queue_position, user_id, client_request_id,
+			seat_class, legs, accepted_at, ahead_when_accepted, served_when_accepted)
+		SELECT t.request_id, r.run_id, t.queue_position, t.user_id, t.client_request_id,
+		       (enum_range(NULL::seat_class))[t.seat_class], segrange(t.from_stop, t.to_stop), t.accepted_at,
+		       t.ahead_when_accepted, t.served_when_accepted
+		FROM queue_ring_take(r.run_id, batch_size) t
+		-- a request id used twice at the same instant: the one accepted first stands
+		ON CONFLICT DO NOTHING
+		RETURNING q.queue_position, q.request_id)
+	SELECT max(t.queue_position), max(t.request_id) INTO ring_top, ring_top_id FROM taken t;
+	IF ring_top > horizon THEN
+		horizon := ring_top;
+		PERFORM setval('queue_position_seq', ring_top);
+	END IF;
+	IF ring_top_id > (SELECT s.last_value FROM queue_request_request_id_seq s) THEN
+		PERFORM setval('queue_request_request_id_seq', ring_top_id);
+	END IF;
 
 	SELECT array_agg(x.request_id ORDER BY x.queue_position), array_agg(x.user_id ORDER BY x.queue_position),
 	       array_agg(x.legs ORDER BY x.queue_position),
@@ -635,9 +617,13 @@ COMMENT ON FUNCTION seats_returned(bigint) IS 'internal: offer seats that came b
 
 REVOKE EXECUTE ON FUNCTION queue_batch_count(bigint), queue_sleep(bigint, bigint, timestamptz),
 	queue_notify_served(bigint), queue_notify_accepted(),
+	queue_ring_take(bigint, integer), queue_ring_runs(), queue_ring_request(bigint),
+	queue_ring_wait(bigint, timestamptz), queue_ring_waiting(), waiting_requests(),
 	join_waitlist(bigint, text, date, text, text, text[], timestamptz, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION join_waitlist(bigint, text, date, text, text, text[], timestamptz, text[])
 	TO ticket_app, ticket_admin;
 -- queue_wait runs with the caller's rights
-GRANT EXECUTE ON FUNCTION queue_batch_count(bigint), queue_sleep(bigint, bigint, timestamptz)
+GRANT EXECUTE ON FUNCTION queue_batch_count(bigint), queue_sleep(bigint, bigint, timestamptz),
+	queue_ring_request(bigint), queue_ring_wait(bigint, timestamptz)
 	TO ticket_app, ticket_admin;
+GRANT EXECUTE ON FUNCTION waiting_requests(), queue_ring_waiting() TO ticket_admin;

@@ -149,14 +149,7 @@ queue_signal_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
-			for (int i = 0; i < QUEUE_SIGNAL_SLOTS; i++)
-			{
-				if (pending_batch_slots & (UINT64CONST(1) << i))
-				{
-					pg_atomic_fetch_add_u64(&queue_signal->slots[i].batches, 1);
-					ConditionVariableBroadcast(&queue_signal->slots[i].cv);
-				}
-			}
+			queue_signal_batches_done(pending_batch_slots);
 			if (pending_worker_wakeup
 				&& pg_atomic_read_u32(&queue_signal->worker_database) == MyDatabaseId)
 			{
@@ -190,37 +183,29 @@ ensure_xact_callback(void)
 	}
 }
 
-/*
- * ticket.queue_batch_count(run_id): committed batches of the run's slot so
- * far; NULL when the library is not preloaded (no signals).
- */
-Datum
-ticket_queue_batch_count(PG_FUNCTION_ARGS)
+bool
+queue_signal_available(void)
 {
-	if (queue_signal == NULL)
-		PG_RETURN_NULL();
-	PG_RETURN_INT64((int64) pg_atomic_read_u64(&slot_of(PG_GETARG_INT64(0))->batches));
+	return queue_signal != NULL;
+}
+
+uint64
+queue_signal_batches(int64 run_id)
+{
+	return pg_atomic_read_u64(&slot_of(run_id)->batches);
 }
 
 /*
- * ticket.queue_sleep(run_id, seen, until): sleep until the run's slot has
- * counted a batch after `seen`, until `until`, or for a second, whichever
- * comes first.  True when a batch came; NULL when not preloaded.
+ * Sleep until the run's slot has counted a batch after `seen`, until
+ * `until`, or for a second, whichever comes first; true when a batch came.
  */
-Datum
-ticket_queue_sleep(PG_FUNCTION_ARGS)
+bool
+queue_signal_sleep(int64 run_id, uint64 seen, TimestampTz until)
 {
-	QueueSignalSlot *slot;
-	uint64		seen = (uint64) PG_GETARG_INT64(1);
-	TimestampTz until = PG_GETARG_TIMESTAMPTZ(2);
-	TimestampTz give_up;
+	QueueSignalSlot *slot = slot_of(run_id);
+	TimestampTz give_up = Min(until, TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+																 QUEUE_SIGNAL_MAX_SLEEP_MS));
 	bool		moved = false;
-
-	if (queue_signal == NULL)
-		PG_RETURN_NULL();
-	slot = slot_of(PG_GETARG_INT64(0));
-	give_up = Min(until, TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													  QUEUE_SIGNAL_MAX_SLEEP_MS));
 
 	ConditionVariablePrepareToSleep(&slot->cv);
 	for (;;)
@@ -238,7 +223,55 @@ ticket_queue_sleep(PG_FUNCTION_ARGS)
 		(void) ConditionVariableTimedSleep(&slot->cv, ms, PG_WAIT_EXTENSION);
 	}
 	ConditionVariableCancelSleep();
-	PG_RETURN_BOOL(moved);
+	return moved;
+}
+
+/* the wake-up slot of a run, as a bit of a set of slots */
+uint64
+queue_signal_slot_bit(int64 run_id)
+{
+	return UINT64CONST(1) << ((uint64) run_id % QUEUE_SIGNAL_SLOTS);
+}
+
+/* batches of these slots' runs have committed (and let go of their requests): wake their waiters now */
+void
+queue_signal_batches_done(uint64 slots)
+{
+	if (queue_signal == NULL)
+		return;
+	for (int i = 0; i < QUEUE_SIGNAL_SLOTS; i++)
+	{
+		if (slots & (UINT64CONST(1) << i))
+		{
+			pg_atomic_fetch_add_u64(&queue_signal->slots[i].batches, 1);
+			ConditionVariableBroadcast(&queue_signal->slots[i].cv);
+		}
+	}
+}
+
+/*
+ * ticket.queue_batch_count(run_id): committed batches of the run's slot so
+ * far; NULL when the library is not preloaded (no signals).
+ */
+Datum
+ticket_queue_batch_count(PG_FUNCTION_ARGS)
+{
+	if (queue_signal == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64((int64) queue_signal_batches(PG_GETARG_INT64(0)));
+}
+
+/*
+ * ticket.queue_sleep(run_id, seen, until): queue_signal_sleep(); NULL when
+ * not preloaded.
+ */
+Datum
+ticket_queue_sleep(PG_FUNCTION_ARGS)
+{
+	if (queue_signal == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_BOOL(queue_signal_sleep(PG_GETARG_INT64(0), (uint64) PG_GETARG_INT64(1),
+									  PG_GETARG_TIMESTAMPTZ(2)));
 }
 
 /*
@@ -251,7 +284,7 @@ ticket_queue_notify_served(PG_FUNCTION_ARGS)
 	if (queue_signal != NULL)
 	{
 		ensure_xact_callback();
-		pending_batch_slots |= UINT64CONST(1) << ((uint64) PG_GETARG_INT64(0) % QUEUE_SIGNAL_SLOTS);
+		pending_batch_slots |= queue_signal_slot_bit(PG_GETARG_INT64(0));
 	}
 	PG_RETURN_VOID();
 }

@@ -9,6 +9,8 @@
 #ifndef TICKET_QUEUE_SIGNAL_H
 #define TICKET_QUEUE_SIGNAL_H
 
+#include "datatype/timestamp.h"
+
 /* from _PG_init: asks for the shared memory when preloaded */
 extern void queue_signal_init(void);
 
@@ -17,5 +19,12 @@ extern void queue_signal_register_worker(void);
 
 /* when this transaction commits, wake the queue worker */
 extern void queue_signal_accepted(void);
+
+/* C-level forms of queue_batch_count(), queue_sleep() and a batch's signal */
+extern bool queue_signal_available(void);
+extern uint64 queue_signal_batches(int64 run_id);
+extern bool queue_signal_sleep(int64 run_id, uint64 seen, TimestampTz until);
+extern uint64 queue_signal_slot_bit(int64 run_id);
+extern void queue_signal_batches_done(uint64 slots);
 
 #endif							/* TICKET_QUEUE_SIGNAL_H */

@@ -275,6 +275,12 @@ ticket_queue_worker_main(Datum main_arg pg_attribute_unused())
  * current_setting() so that the library, and with it the setting, is loaded
  * whatever the session did before.
  */
+int
+queue_max_waiting_setting(void)
+{
+	return queue_max_waiting;
+}
+
 Datum
 ticket_queue_max_waiting(PG_FUNCTION_ARGS)
 {

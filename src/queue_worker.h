@@ -10,4 +10,7 @@
 
 extern void queue_worker_init(void);
 
+/* the setting ticket.queue_max_waiting */
+extern int	queue_max_waiting_setting(void);
+
 #endif							/* TICKET_QUEUE_WORKER_H */

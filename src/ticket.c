@@ -12,6 +12,7 @@
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
+#include "queue_ring.h"
 #include "queue_signal.h"
 #include "queue_worker.h"
 
@@ -39,6 +40,7 @@ _PG_init(void)
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
 	queue_signal_init();
+	queue_ring_init();
 	queue_worker_init();
 	MarkGUCPrefixReserved("ticket");
 }

@@ -92,8 +92,9 @@ $node->pgbench(
 		  . "SELECT public.enqueue(:u, '2030-01-01') AS req \\gset\n"
 		  . "SELECT public.wait(:req);\n" });
 
+# waiting requests live in shared memory (the library is preloaded) until served
 ok( $node->poll_query_until('postgres',
-		"SELECT count(*) = 0 FROM ticket.queue_request WHERE status = 'waiting'"),
+		"SELECT coalesce(sum(waiting), 0) = 0 FROM ticket.waiting_requests()"),
 	'every accepted request is served');
 
 my ($served, $done, $rho, $inversions) = split /\|/, $node->safe_psql('postgres', q{
@@ -147,18 +148,20 @@ $node->pgbench(
 	"$clients clients knock $knocks times each on a queue capped at $cap",
 	{ 'queue_crowd' => "\\set u random(1, 1000000000000)\nSELECT public.enqueue(:u, '2030-01-02');\n" });
 my ($waiting, $full) = split /\|/, $node->safe_psql('postgres', q{
-SELECT (SELECT count(*) FROM ticket.queue_request q JOIN ticket.run r USING (run_id)
-        WHERE r.service_date = '2030-01-02' AND q.status = 'waiting'),
+SELECT (SELECT coalesce(sum(w.waiting), 0) FROM ticket.waiting_requests() w JOIN ticket.run r USING (run_id)
+        WHERE r.service_date = '2030-01-02'),
        (SELECT count(*) FROM public.answer WHERE sqlstate = 'TK018')});
 cmp_ok($waiting, '>=', $cap, "the queue filled to the cap ($waiting waiting)");
 # without the cap all $attempts would wait; callers racing it can pass it by
 # at most one each at the same instant
 cmp_ok($waiting, '<', $cap + $clients, "the cap held: at most the racing callers beyond it ($waiting of $attempts waiting)");
 is($waiting + $full, $attempts, "everyone else heard 'queue full' ($full times TK018)");
+# in shared memory the cap is checked under the queue's lock: exact
+is($waiting, $cap, 'preloaded, the queue holds exactly the cap');
 $blocker->query_safe('COMMIT');
 $blocker->quit;
 ok( $node->poll_query_until('postgres',
-		"SELECT count(*) = 0 FROM ticket.queue_request WHERE status = 'waiting'"),
+		"SELECT coalesce(sum(waiting), 0) = 0 FROM ticket.waiting_requests()"),
 	'once service resumes, every accepted request is served');
 
 # Wake-ups (1.5): with the library preloaded a session waiting on a run
@@ -192,6 +195,92 @@ is($node->safe_psql('postgres', q{SELECT woke::text || '|' || status FROM public
 $sleeper->quit;
 cmp_ok($node->safe_psql('postgres', "SELECT ticket.queue_batch_count($run2)"), '>', $batches,
 	'the batch was counted');
+
+# Requests in shared memory follow their transactions: a rolled-back
+# enqueue (whole or to a savepoint) leaves no request; a released savepoint
+# keeps it.  With service held up, a repeated request id answers with the
+# waiting request, another journey under it is TK013, a second request of
+# the user on the run TK020.
+$node->safe_psql('postgres', q{
+CREATE FUNCTION public.sqlstate_of(sql text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE sql;
+	RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLSTATE;
+END
+$$;
+CREATE TABLE public.kept (what text, request_id bigint);
+});
+$blocker = $node->background_psql('postgres');
+$blocker->query_safe(qq{
+BEGIN;
+SELECT pg_advisory_xact_lock(hashtext('ticket.serve_queue'), hashint8($run2))});
+my $committed = $node->safe_psql('postgres',
+	"SELECT (ticket.enqueue(515151, 'G9', '2030-01-02', 'stop 2', 'stop 3')).request_id");
+my $rolled_back = $node->safe_psql('postgres', q{
+BEGIN;
+SELECT (ticket.enqueue(545454, 'G9', '2030-01-02', 'stop 2', 'stop 3')).request_id;
+ROLLBACK;});
+my ($to_savepoint, $released) = split /\n/, $node->safe_psql('postgres', q{
+BEGIN;
+SAVEPOINT s;
+SELECT (ticket.enqueue(525252, 'G9', '2030-01-02', 'stop 2', 'stop 3')).request_id;
+ROLLBACK TO SAVEPOINT s;
+SELECT (ticket.enqueue(535353, 'G9', '2030-01-02', 'stop 2', 'stop 3', NULL, 'click-1')).request_id;
+COMMIT;});
+is($node->safe_psql('postgres', qq{
+SELECT string_agg(public.sqlstate_of(format('SELECT ticket.queue_status(%s)', r)), ' ' ORDER BY n)
+FROM unnest(ARRAY[$committed, $rolled_back, $to_savepoint, $released]::bigint[]) WITH ORDINALITY u(r, n)}),
+	'ok TK019 TK019 ok',
+	'committed and released-savepoint requests wait; rolled-back ones (whole or to a savepoint) are gone');
+$node->safe_psql('postgres', qq{INSERT INTO public.kept VALUES ('committed', $committed), ('savepoint released', $released)});
+is($node->safe_psql('postgres', q{SELECT count(*) FROM ticket.waiting_requests() w JOIN ticket.run r USING (run_id)
+	WHERE r.service_date = '2030-01-02' AND w.waiting = 2}),
+	'1', 'two requests wait in shared memory: the rolled-back ones are not there');
+is($node->safe_psql('postgres', q{
+SELECT (ticket.enqueue(535353, 'G9', '2030-01-02', 'stop 2', 'stop 3', NULL, 'click-1')).request_id
+     = (SELECT request_id FROM public.kept WHERE what = 'savepoint released')}),
+	't', 'a repeated request id answers with the waiting request');
+is($node->safe_psql('postgres', q{
+SELECT public.sqlstate_of($$SELECT ticket.enqueue(535353, 'G9', '2030-01-02', 'stop 1', 'stop 3', NULL, 'click-1')$$)
+    || ' ' || public.sqlstate_of($$SELECT ticket.enqueue(535353, 'G9', '2030-01-02', 'stop 4', 'stop 5')$$)}),
+	'TK013 TK020', 'another journey under that id is TK013, a second request of the user TK020');
+$blocker->query_safe('COMMIT');
+$blocker->quit;
+ok( $node->poll_query_until('postgres', q{
+SELECT bool_and(s.status <> 'waiting') FROM public.kept k, ticket.queue_status(k.request_id) s}),
+	'once service resumes they are served');
+is($node->safe_psql('postgres', q{
+SELECT count(*) FROM ticket.queue_request q JOIN public.kept k USING (request_id)}),
+	'2', 'and written to queue_request as they are served');
+
+# Another database numbers its requests from its own sequences, and
+# requests left waiting by a dropped extension go with it.
+$node->safe_psql('postgres', 'CREATE DATABASE other');
+my $setup_other = q{
+SET client_min_messages = warning;
+CREATE EXTENSION ticket CASCADE;
+SELECT ticket.add_station('AAQ', 'a'), ticket.add_station('BBQ', 'b');
+SELECT ticket.add_train('G7', ARRAY['a', 'b']);
+SELECT ticket.add_carriage('G7', 1, 'second', 2, 'AB');
+SELECT ticket.open_sales('G7', '2030-01-01');
+};
+$node->safe_psql('other', $setup_other);
+is($node->safe_psql('other', q{
+SELECT (ticket.enqueue(1, 'G7', '2030-01-01', 'a', 'b')).request_id < 10,
+       (ticket.enqueue(2, 'G7', '2030-01-01', 'a', 'b')).queue_position < 10}),
+	't|t', 'another database numbers its queued requests from its own sequences');
+$node->safe_psql('other', q{
+SET client_min_messages = warning;
+DROP EXTENSION ticket CASCADE;} . $setup_other);
+is($node->safe_psql('other', q{
+SELECT (ticket.enqueue(3, 'G7', '2030-01-01', 'a', 'b')).ahead, (SELECT sum(waiting) FROM ticket.waiting_requests())}),
+	'0|1', 'requests of a dropped extension are gone with it');
+is($node->safe_psql('other', q{
+SELECT ticket.serve_queue();
+SELECT string_agg(user_id || ':' || status, ',') FROM ticket.queue_request}),
+	"1\n3:done", 'a call of serve_queue() serves that database\'s queue');
 
 my $log = slurp_file($node->logfile);
 my $deadlocks = () = $log =~ /deadlock detected/g;

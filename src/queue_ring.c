@@ -1,0 +1,699 @@
+/*-------------------------------------------------------------------------
+ *
+ * queue_ring.c
+ *	  Queued requests accepted into shared memory.
+ *
+ * In a rush every click is an enqueue.  Writing each one to a table (heap,
+ * four indexes, WAL, a transaction id and a commit) and then updating it
+ * when it is served made a queued request cost as much as a grab.  With the
+ * library preloaded, ticket.enqueue() instead puts the request into a ring
+ * of entries in shared memory; the server that serves it copies it into
+ * ticket.queue_request, served, in the batch that serves it.  Requests that
+ * are waiting therefore live here and nowhere else: a server restart
+ * forgets them (queue_status() then says TK019 and the client asks again),
+ * as an asynchronous commit of the 1.2 enqueue could.
+ *
+ * Order.  Positions are numbered under the ring's lock, so they grow with
+ * the order of acceptance.  An entry is PENDING until the enqueuing
+ * transaction commits (READY) or aborts (gone), through transaction and
+ * subtransaction callbacks; a server takes a run's READY entries in
+ * position order and stops before the first PENDING one of that run, so it
+ * never serves past a request still being accepted, and nobody waits for
+ * anybody.  Taken entries are TAKEN until the server's transaction commits
+ * (gone: the rows are in the table) or aborts (READY again).
+ *
+ * The admission cap and "one waiting request per user and run" are checked
+ * under the lock, so both are exact here.  Scans are linear over the used
+ * part of the ring: it holds the waiting requests of every run, a few
+ * thousand at the very most before the cap refuses more.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/extension.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "queue_ring.h"
+#include "queue_signal.h"
+
+#define QUEUE_RING_SLOTS 16384
+
+/* databases whose queues use the ring at once */
+#define QUEUE_RING_DATABASES 64
+
+typedef enum EntryState
+{
+	ENTRY_FREE = 0,
+	ENTRY_PENDING,				/* the enqueuing transaction is in progress */
+	ENTRY_READY,				/* waiting to be served */
+	ENTRY_TAKEN					/* a server's transaction is serving it */
+} EntryState;
+
+typedef struct RingEntry
+{
+	EntryState	state;
+	int			owner;			/* pgprocno of the pending or taking backend */
+	SubTransactionId subxid;	/* its subtransaction that did it */
+	Oid			dbid;
+	Oid			extension;		/* the ticket extension it was accepted by */
+	QueueRingRequest req;
+	int64		request_id;
+	int64		position;
+	int64		ahead;
+	TimestampTz accepted_at;
+} RingEntry;
+
+/*
+ * Numbers go on per database from its own sequences (a server moves them
+ * past the numbers it writes); an unused counter has dbid InvalidOid.
+ */
+typedef struct RingCounter
+{
+	Oid			dbid;
+	int64		last_position;
+	int64		last_request_id;
+} RingCounter;
+
+typedef struct QueueRing
+{
+	LWLock	   *lock;
+	RingCounter counters[QUEUE_RING_DATABASES];
+	int			high_water;		/* entries at and beyond are all free */
+	int			used;
+	RingEntry	entries[QUEUE_RING_SLOTS];
+} QueueRing;
+
+static QueueRing *ring = NULL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* does this backend own entries in the current transaction? */
+static bool owns_entries = false;
+static bool callbacks_registered = false;
+
+PG_FUNCTION_INFO_V1(ticket_queue_ring_take);
+PG_FUNCTION_INFO_V1(ticket_queue_ring_runs);
+PG_FUNCTION_INFO_V1(ticket_queue_ring_request);
+
+static void
+queue_ring_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(QueueRing)));
+	RequestNamedLWLockTranche("ticket queue ring", 1);
+}
+
+static void
+queue_ring_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	ring = ShmemInitStruct("ticket queue ring", sizeof(QueueRing), &found);
+	if (!found)
+	{
+		memset(ring, 0, sizeof(QueueRing));
+		ring->lock = &(GetNamedLWLockTranche("ticket queue ring"))->lock;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+queue_ring_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = queue_ring_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = queue_ring_shmem_startup;
+}
+
+bool
+queue_ring_available(void)
+{
+	return ring != NULL;
+}
+
+static RingCounter *
+counter_of(Oid dbid)
+{
+	for (int i = 0; i < QUEUE_RING_DATABASES; i++)
+		if (ring->counters[i].dbid == dbid)
+			return &ring->counters[i];
+	return NULL;
+}
+
+/* the database's first request since the server started needs bases for its numbers */
+bool
+queue_ring_needs_base(void)
+{
+	bool		needs;
+
+	LWLockAcquire(ring->lock, LW_SHARED);
+	needs = counter_of(MyDatabaseId) == NULL;
+	LWLockRelease(ring->lock);
+	return needs;
+}
+
+static void
+free_entry(RingEntry *e)
+{
+	e->state = ENTRY_FREE;
+	ring->used--;
+	/* keep the scans short: drop free entries off the end */
+	while (ring->high_water > 0 && ring->entries[ring->high_water - 1].state == ENTRY_FREE)
+		ring->high_water--;
+}
+
+/*
+ * Settle this backend's entries: at the end of the transaction (sub = 0:
+ * every entry it owns) or of one subtransaction (those it made there).
+ */
+static void
+settle(bool committed, SubTransactionId sub, SubTransactionId parent)
+{
+	int			me = MyProc->pgprocno;
+	uint64		served_slots = 0;
+
+	LWLockAcquire(ring->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < ring->high_water; i++)
+	{
+		RingEntry  *e = &ring->entries[i];
+
+		if ((e->state != ENTRY_PENDING && e->state != ENTRY_TAKEN) || e->owner != me)
+			continue;
+		if (sub != InvalidSubTransactionId)
+		{
+			if (e->subxid != sub)
+				continue;
+			if (committed)
+			{
+				/* the parent now answers for it */
+				e->subxid = parent;
+				continue;
+			}
+		}
+		if (e->state == ENTRY_PENDING)
+		{
+			if (committed)
+				e->state = ENTRY_READY;
+			else
+				free_entry(e);
+		}
+		else if (committed)
+		{
+			/* served: the rows are in the table now */
+			served_slots |= queue_signal_slot_bit(e->req.run_id);
+			free_entry(e);
+		}
+		else
+			e->state = ENTRY_READY; /* the server rolled back: serve it again */
+	}
+	LWLockRelease(ring->lock);
+
+	/*
+	 * Wake the sessions waiting on those runs, now that their requests are
+	 * out of the ring (and in the table: this runs after the commit).
+	 */
+	if (served_slots != 0)
+		queue_signal_batches_done(served_slots);
+}
+
+static void
+queue_ring_xact_callback(XactEvent event, void *arg pg_attribute_unused())
+{
+	if (!owns_entries)
+		return;
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+			settle(true, InvalidSubTransactionId, InvalidSubTransactionId);
+			owns_entries = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			settle(false, InvalidSubTransactionId, InvalidSubTransactionId);
+			owns_entries = false;
+			break;
+		case XACT_EVENT_PREPARE:
+			/* a prepared transaction's requests cannot wait for its commit */
+			settle(false, InvalidSubTransactionId, InvalidSubTransactionId);
+			owns_entries = false;
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+queue_ring_subxact_callback(SubXactEvent event, SubTransactionId sub, SubTransactionId parent,
+							void *arg pg_attribute_unused())
+{
+	if (!owns_entries)
+		return;
+	if (event == SUBXACT_EVENT_COMMIT_SUB)
+		settle(true, sub, parent);
+	else if (event == SUBXACT_EVENT_ABORT_SUB)
+		settle(false, sub, parent);
+}
+
+static void
+own_entries(void)
+{
+	if (!callbacks_registered)
+	{
+		RegisterXactCallback(queue_ring_xact_callback, NULL);
+		RegisterSubXactCallback(queue_ring_subxact_callback, NULL);
+		callbacks_registered = true;
+	}
+	owns_entries = true;
+}
+
+static bool
+same_client_id(const QueueRingRequest *a, const QueueRingRequest *b)
+{
+	return a->client_id_len >= 0 && a->client_id_len == b->client_id_len
+		&& memcmp(a->client_id, b->client_id, a->client_id_len) == 0;
+}
+
+/* what answer says of a waiting entry, with the requests of its run ahead */
+static void
+describe(RingEntry *e, QueueRingAnswer *answer)
+{
+	answer->request_id = e->request_id;
+	answer->position = e->position;
+	answer->run_id = e->req.run_id;
+	answer->from_stop = e->req.from_stop;
+	answer->to_stop = e->req.to_stop;
+	answer->seat_class = e->req.seat_class;
+	answer->ahead = 0;
+	for (int j = 0; j < ring->high_water; j++)
+	{
+		RingEntry  *o = &ring->entries[j];
+
+		if (o->state != ENTRY_FREE && o->dbid == MyDatabaseId && o->req.run_id == e->req.run_id
+			&& o->position < e->position)
+			answer->ahead++;
+	}
+}
+
+/* a waiting request of the user by its client request id */
+bool
+queue_ring_find_client(int64 user_id, const char *client_id, int client_id_len, QueueRingAnswer *answer)
+{
+	bool		found = false;
+
+	LWLockAcquire(ring->lock, LW_SHARED);
+	for (int i = 0; i < ring->high_water && !found; i++)
+	{
+		RingEntry  *e = &ring->entries[i];
+
+		if (e->state != ENTRY_FREE && e->dbid == MyDatabaseId && e->req.user_id == user_id
+			&& e->req.client_id_len == client_id_len && memcmp(e->req.client_id, client_id, client_id_len) == 0)
+		{
+			describe(e, answer);
+			found = true;
+		}
+	}
+	LWLockRelease(ring->lock);
+	return found;
+}
+
+/*
+ * Accept a request: check it against the requests waiting, number it and
+ * keep it, PENDING until this transaction ends.  The bases (fresh values
+ * of the request id and position sequences) number the first request since
+ * the server started, so numbers go on from those of the table; servers
+ * move the sequences past the numbers they write.
+ */
+QueueRingOutcome
+queue_ring_accept(const QueueRingRequest *req, int32 cap, int64 request_id_base, int64 position_base,
+				  QueueRingAnswer *answer)
+{
+	int			slot = -1;
+	int64		ahead = 0;
+	RingEntry  *e;
+	RingCounter *counter;
+	Oid			extension = get_extension_oid("ticket", false);
+
+	LWLockAcquire(ring->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < ring->high_water; i++)
+	{
+		e = &ring->entries[i];
+		if (e->state == ENTRY_READY && e->dbid == MyDatabaseId && e->extension != extension)
+			free_entry(e);		/* left by an extension since dropped: gone with it */
+		if (e->state == ENTRY_FREE)
+		{
+			if (slot < 0)
+				slot = i;
+			continue;
+		}
+		if (e->dbid != MyDatabaseId)
+			continue;
+		if (req->client_id_len >= 0 && e->req.user_id == req->user_id && same_client_id(&e->req, req))
+		{
+			describe(e, answer);
+			LWLockRelease(ring->lock);
+			return QUEUE_RING_SAME_CLIENT_ID;
+		}
+		if (e->req.run_id == req->run_id)
+		{
+			if (e->req.user_id == req->user_id)
+			{
+				LWLockRelease(ring->lock);
+				return QUEUE_RING_USER_WAITING;
+			}
+			ahead++;
+		}
+	}
+	answer->ahead = ahead;
+	if (slot >= ring->high_water)
+		slot = -1;				/* freed above, and the end dropped past it */
+	if (ahead >= cap)
+	{
+		LWLockRelease(ring->lock);
+		return QUEUE_RING_RUN_FULL;
+	}
+	if (slot < 0)
+	{
+		if (ring->high_water >= QUEUE_RING_SLOTS)
+		{
+			LWLockRelease(ring->lock);
+			return QUEUE_RING_FULL;
+		}
+		slot = ring->high_water++;
+	}
+	counter = counter_of(MyDatabaseId);
+	if (counter == NULL)
+	{
+		counter = counter_of(InvalidOid);
+		if (counter == NULL || position_base == 0)
+		{
+			/* more databases queue at once than the ring numbers (or no base drawn) */
+			LWLockRelease(ring->lock);
+			return QUEUE_RING_FULL;
+		}
+		counter->dbid = MyDatabaseId;
+		counter->last_position = position_base;
+		counter->last_request_id = request_id_base;
+	}
+	e = &ring->entries[slot];
+	e->state = ENTRY_PENDING;
+	e->owner = MyProc->pgprocno;
+	e->subxid = GetCurrentSubTransactionId();
+	e->dbid = MyDatabaseId;
+	e->req = *req;
+	e->extension = extension;
+	e->position = ++counter->last_position;
+	e->request_id = ++counter->last_request_id;
+	e->ahead = ahead;
+	e->accepted_at = GetCurrentTimestamp();
+	ring->used++;
+	own_entries();
+	LWLockRelease(ring->lock);
+	answer->request_id = e->request_id;
+	answer->position = e->position;
+	return QUEUE_RING_ACCEPTED;
+}
+
+/*
+ * ticket.queue_ring_take(run_id, batch_size): up to batch_size READY
+ * requests of the run, in order, stopping before the first one still being
+ * accepted; TAKEN by this transaction.
+ */
+Datum
+ticket_queue_ring_take(PG_FUNCTION_ARGS)
+{
+	int64		run_id = PG_GETARG_INT64(0);
+	int32		batch_size = PG_GETARG_INT32(1);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int64		first_pending = PG_INT64_MAX;
+	int		   *picked;
+	int			n = 0;
+
+	Oid			extension;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (ring == NULL || batch_size < 1)
+		return (Datum) 0;
+	extension = get_extension_oid("ticket", false);
+	LWLockAcquire(ring->lock, LW_EXCLUSIVE);
+	picked = palloc(sizeof(int) * Max(ring->high_water, 1));
+	for (int i = 0; i < ring->high_water; i++)
+	{
+		RingEntry  *e = &ring->entries[i];
+
+		if (e->state == ENTRY_READY && e->dbid == MyDatabaseId && e->extension != extension)
+		{
+			free_entry(e);		/* left by an extension since dropped: gone with it */
+			continue;
+		}
+
+		if (e->state == ENTRY_PENDING && e->dbid == MyDatabaseId && e->req.run_id == run_id
+			&& e->position < first_pending)
+			first_pending = e->position;
+	}
+	for (int i = 0; i < ring->high_water; i++)
+	{
+		RingEntry  *e = &ring->entries[i];
+
+		if (e->state == ENTRY_READY && e->dbid == MyDatabaseId && e->req.run_id == run_id
+			&& e->position < first_pending)
+			picked[n++] = i;
+	}
+	/* in order of position (insertion sort: the ring is mostly in order) */
+	for (int i = 1; i < n; i++)
+	{
+		int			x = picked[i];
+		int			j = i - 1;
+
+		while (j >= 0 && ring->entries[picked[j]].position > ring->entries[x].position)
+		{
+			picked[j + 1] = picked[j];
+			j--;
+		}
+		picked[j + 1] = x;
+	}
+	n = Min(n, batch_size);
+	for (int i = 0; i < n; i++)
+	{
+		RingEntry  *e = &ring->entries[picked[i]];
+		Datum		values[10];
+		bool		nulls[10] = {false};
+
+		e->state = ENTRY_TAKEN;
+		e->owner = MyProc->pgprocno;
+		e->subxid = GetCurrentSubTransactionId();
+		values[0] = Int64GetDatum(e->request_id);
+		values[1] = Int64GetDatum(e->position);
+		values[2] = Int64GetDatum(e->req.user_id);
+		values[3] = Int32GetDatum(e->req.from_stop);
+		values[4] = Int32GetDatum(e->req.to_stop);
+		values[5] = Int32GetDatum(e->req.seat_class);
+		nulls[5] = e->req.seat_class == 0;
+		if (e->req.client_id_len >= 0)
+			values[6] = PointerGetDatum(cstring_to_text_with_len(e->req.client_id, e->req.client_id_len));
+		else
+			nulls[6] = true;
+		values[7] = TimestampTzGetDatum(e->accepted_at);
+		values[8] = Int64GetDatum(e->ahead);
+		values[9] = Int64GetDatum(e->req.served_when);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	if (n > 0)
+		own_entries();
+	LWLockRelease(ring->lock);
+	return (Datum) 0;
+}
+
+/* ticket.queue_ring_runs(): runs of this database with requests ready to serve */
+Datum
+ticket_queue_ring_runs(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int64	   *runs;
+	int			n = 0;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	if (ring == NULL)
+		return (Datum) 0;
+	LWLockAcquire(ring->lock, LW_SHARED);
+	runs = palloc(sizeof(int64) * Max(ring->high_water, 1));
+	for (int i = 0; i < ring->high_water; i++)
+	{
+		RingEntry  *e = &ring->entries[i];
+		bool		seen = false;
+
+		if (e->state != ENTRY_READY || e->dbid != MyDatabaseId)
+			continue;
+		for (int j = 0; j < n && !seen; j++)
+			seen = runs[j] == e->req.run_id;
+		if (!seen)
+			runs[n++] = e->req.run_id;
+	}
+	LWLockRelease(ring->lock);
+	for (int j = 0; j < n; j++)
+	{
+		Datum		value = Int64GetDatum(runs[j]);
+		bool		isnull = false;
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * ticket.queue_ring_request(request_id): a request still waiting in the
+ * ring: its run, position, requests ahead at acceptance and the run's
+ * served count then; no row if it is not there (served, or never was).
+ */
+Datum
+ticket_queue_ring_request(PG_FUNCTION_ARGS)
+{
+	int64		request_id = PG_GETARG_INT64(0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (ring == NULL)
+		return (Datum) 0;
+	LWLockAcquire(ring->lock, LW_SHARED);
+	for (int i = 0; i < ring->high_water; i++)
+	{
+		RingEntry  *e = &ring->entries[i];
+		Datum		values[4];
+		bool		nulls[4] = {false};
+
+		if (e->state == ENTRY_FREE || e->dbid != MyDatabaseId || e->request_id != request_id)
+			continue;
+		values[0] = Int64GetDatum(e->req.run_id);
+		values[1] = Int64GetDatum(e->position);
+		values[2] = Int64GetDatum(e->ahead);
+		values[3] = Int64GetDatum(e->req.served_when);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		break;
+	}
+	LWLockRelease(ring->lock);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(ticket_queue_ring_waiting);
+
+/*
+ * ticket.queue_ring_waiting(): per run of this database, the requests in
+ * shared memory not served yet and the highest position among them.
+ */
+Datum
+ticket_queue_ring_waiting(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int64	   *runs;
+	int64	   *counts;
+	int64	   *tops;
+	int			n = 0;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (ring == NULL)
+		return (Datum) 0;
+	LWLockAcquire(ring->lock, LW_SHARED);
+	runs = palloc(sizeof(int64) * Max(ring->high_water, 1));
+	counts = palloc0(sizeof(int64) * Max(ring->high_water, 1));
+	tops = palloc0(sizeof(int64) * Max(ring->high_water, 1));
+	for (int i = 0; i < ring->high_water; i++)
+	{
+		RingEntry  *e = &ring->entries[i];
+		int			j;
+
+		if (e->state == ENTRY_FREE || e->dbid != MyDatabaseId)
+			continue;
+		for (j = 0; j < n && runs[j] != e->req.run_id; j++)
+			;
+		if (j == n)
+			runs[n++] = e->req.run_id;
+		counts[j]++;
+		tops[j] = Max(tops[j], e->position);
+	}
+	LWLockRelease(ring->lock);
+	for (int j = 0; j < n; j++)
+	{
+		Datum		values[3] = {Int64GetDatum(runs[j]), Int64GetDatum(counts[j]), Int64GetDatum(tops[j])};
+		bool		nulls[3] = {false, false, false};
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(ticket_queue_ring_wait);
+
+/* the run of a request in the ring, or 0 if it is not there */
+static int64
+run_of_waiting(int64 request_id)
+{
+	int64		run_id = 0;
+
+	LWLockAcquire(ring->lock, LW_SHARED);
+	for (int i = 0; i < ring->high_water; i++)
+	{
+		RingEntry  *e = &ring->entries[i];
+
+		if (e->state != ENTRY_FREE && e->dbid == MyDatabaseId && e->request_id == request_id)
+		{
+			run_id = e->req.run_id;
+			break;
+		}
+	}
+	LWLockRelease(ring->lock);
+	return run_id;
+}
+
+/*
+ * Sleep while the request waits in the ring, until a batch has served it
+ * (true: it is in the table now) or until `until` (false).  True at once
+ * for a request not in the ring.  A batch lets go of its requests after its
+ * commit and signals after that, so a woken waiter finds its request gone
+ * and its row visible.
+ */
+bool
+queue_ring_wait_for(int64 request_id, TimestampTz until)
+{
+	if (ring == NULL)
+		return true;
+	for (;;)
+	{
+		int64		run_id = run_of_waiting(request_id);
+		uint64		seen;
+
+		if (run_id == 0)
+			return true;
+		/* counted before the look: a batch letting go of it after that wakes us */
+		seen = queue_signal_batches(run_id);
+		if (run_of_waiting(request_id) == 0)
+			return true;
+		if (GetCurrentTimestamp() >= until)
+			return false;
+		(void) queue_signal_sleep(run_id, seen, until);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* ticket.queue_ring_wait(request_id, until): queue_ring_wait_for() */
+Datum
+ticket_queue_ring_wait(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(queue_ring_wait_for(PG_GETARG_INT64(0), PG_GETARG_TIMESTAMPTZ(1)));
+}

@@ -1,0 +1,60 @@
+/*-------------------------------------------------------------------------
+ *
+ * queue_ring.h
+ *	  Queued requests accepted into shared memory (when preloaded): enqueue
+ *	  writes no table row; a server copies the requests it serves into
+ *	  ticket.queue_request.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TICKET_QUEUE_RING_H
+#define TICKET_QUEUE_RING_H
+
+#include "datatype/timestamp.h"
+
+/* longest client request id the ring keeps (longer ones are refused) */
+#define QUEUE_RING_CLIENT_ID_MAX 128
+
+typedef struct QueueRingRequest
+{
+	int64		run_id;
+	int64		user_id;
+	int32		from_stop;
+	int32		to_stop;
+	int32		seat_class;		/* position in the enum, 0: any */
+	int64		served_when;	/* queue_head.served at acceptance */
+	int			client_id_len;	/* -1: no client request id */
+	char		client_id[QUEUE_RING_CLIENT_ID_MAX];
+} QueueRingRequest;
+
+typedef enum QueueRingOutcome
+{
+	QUEUE_RING_ACCEPTED,
+	QUEUE_RING_USER_WAITING,	/* the user already waits on the run: TK020 */
+	QUEUE_RING_RUN_FULL,		/* the run's queue is at its cap: TK018 */
+	QUEUE_RING_FULL,			/* the ring itself is full: TK018 */
+	QUEUE_RING_SAME_CLIENT_ID	/* the client id names a waiting request */
+} QueueRingOutcome;
+
+/* what accept found or made */
+typedef struct QueueRingAnswer
+{
+	int64		request_id;
+	int64		position;
+	int64		ahead;
+	int64		run_id;			/* of a request found by its client id */
+	int32		from_stop;
+	int32		to_stop;
+	int32		seat_class;
+} QueueRingAnswer;
+
+extern void queue_ring_init(void);
+extern bool queue_ring_available(void);
+extern bool queue_ring_wait_for(int64 request_id, TimestampTz until);
+extern bool queue_ring_needs_base(void);
+extern bool queue_ring_find_client(int64 user_id, const char *client_id, int client_id_len,
+								   QueueRingAnswer *answer);
+extern QueueRingOutcome queue_ring_accept(const QueueRingRequest *req, int32 cap, int64 request_id_base,
+										  int64 position_base, QueueRingAnswer *answer);
+
+#endif							/* TICKET_QUEUE_RING_H */
