@@ -38,7 +38,6 @@
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
-#include "storage/proc.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
@@ -62,7 +61,6 @@ typedef enum EntryState
 typedef struct RingEntry
 {
 	EntryState	state;
-	int			owner;			/* pgprocno of the pending or taking backend */
 	SubTransactionId subxid;	/* its subtransaction that did it */
 	Oid			dbid;
 	Oid			extension;		/* the ticket extension it was accepted by */
@@ -98,8 +96,9 @@ static QueueRing *ring = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
-/* does this backend own entries in the current transaction? */
-static bool owns_entries = false;
+/* the entries this backend's transaction answers for */
+static int *owned = NULL;
+static int	nowned = 0;
 static bool callbacks_registered = false;
 
 PG_FUNCTION_INFO_V1(ticket_queue_ring_take);
@@ -182,31 +181,35 @@ free_entry(RingEntry *e)
 
 /*
  * Settle this backend's entries: at the end of the transaction (sub = 0:
- * every entry it owns) or of one subtransaction (those it made there).
+ * every entry it owns) or of one subtransaction (those it made there).  The
+ * backend keeps the list of its entries, so nothing is scanned; only it
+ * reads or writes their subtransaction, so a subtransaction's commit needs
+ * no lock.
  */
 static void
 settle(bool committed, SubTransactionId sub, SubTransactionId parent)
 {
-	int			me = MyProc->pgprocno;
 	uint64		served_slots = 0;
+	int			kept = 0;
+
+	if (sub != InvalidSubTransactionId && committed)
+	{
+		/* the parent now answers for them */
+		for (int k = 0; k < nowned; k++)
+			if (ring->entries[owned[k]].subxid == sub)
+				ring->entries[owned[k]].subxid = parent;
+		return;
+	}
 
 	LWLockAcquire(ring->lock, LW_EXCLUSIVE);
-	for (int i = 0; i < ring->high_water; i++)
+	for (int k = 0; k < nowned; k++)
 	{
-		RingEntry  *e = &ring->entries[i];
+		RingEntry  *e = &ring->entries[owned[k]];
 
-		if ((e->state != ENTRY_PENDING && e->state != ENTRY_TAKEN) || e->owner != me)
-			continue;
-		if (sub != InvalidSubTransactionId)
+		if (sub != InvalidSubTransactionId && e->subxid != sub)
 		{
-			if (e->subxid != sub)
-				continue;
-			if (committed)
-			{
-				/* the parent now answers for it */
-				e->subxid = parent;
-				continue;
-			}
+			owned[kept++] = owned[k];
+			continue;
 		}
 		if (e->state == ENTRY_PENDING)
 		{
@@ -225,6 +228,7 @@ settle(bool committed, SubTransactionId sub, SubTransactionId parent)
 			e->state = ENTRY_READY; /* the server rolled back: serve it again */
 	}
 	LWLockRelease(ring->lock);
+	nowned = kept;
 
 	/*
 	 * Wake the sessions waiting on those runs, now that their requests are
@@ -237,23 +241,18 @@ settle(bool committed, SubTransactionId sub, SubTransactionId parent)
 static void
 queue_ring_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 {
-	if (!owns_entries)
+	if (nowned == 0)
 		return;
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
 			settle(true, InvalidSubTransactionId, InvalidSubTransactionId);
-			owns_entries = false;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			settle(false, InvalidSubTransactionId, InvalidSubTransactionId);
-			owns_entries = false;
-			break;
 		case XACT_EVENT_PREPARE:
-			/* a prepared transaction's requests cannot wait for its commit */
+			/* (a prepared transaction's requests cannot wait for its commit) */
 			settle(false, InvalidSubTransactionId, InvalidSubTransactionId);
-			owns_entries = false;
 			break;
 		default:
 			break;
@@ -264,7 +263,7 @@ static void
 queue_ring_subxact_callback(SubXactEvent event, SubTransactionId sub, SubTransactionId parent,
 							void *arg pg_attribute_unused())
 {
-	if (!owns_entries)
+	if (nowned == 0)
 		return;
 	if (event == SUBXACT_EVENT_COMMIT_SUB)
 		settle(true, sub, parent);
@@ -272,16 +271,18 @@ queue_ring_subxact_callback(SubXactEvent event, SubTransactionId sub, SubTransac
 		settle(false, sub, parent);
 }
 
+/* this backend's transaction now answers for entry i (the ring's lock is held) */
 static void
-own_entries(void)
+own_entry(int i)
 {
 	if (!callbacks_registered)
 	{
 		RegisterXactCallback(queue_ring_xact_callback, NULL);
 		RegisterSubXactCallback(queue_ring_subxact_callback, NULL);
+		owned = MemoryContextAlloc(TopMemoryContext, sizeof(int) * QUEUE_RING_SLOTS);
 		callbacks_registered = true;
 	}
-	owns_entries = true;
+	owned[nowned++] = i;
 }
 
 static bool
@@ -414,7 +415,6 @@ queue_ring_accept(const QueueRingRequest *req, int32 cap, int64 request_id_base,
 	}
 	e = &ring->entries[slot];
 	e->state = ENTRY_PENDING;
-	e->owner = MyProc->pgprocno;
 	e->subxid = GetCurrentSubTransactionId();
 	e->dbid = MyDatabaseId;
 	e->req = *req;
@@ -424,7 +424,7 @@ queue_ring_accept(const QueueRingRequest *req, int32 cap, int64 request_id_base,
 	e->ahead = ahead;
 	e->accepted_at = GetCurrentTimestamp();
 	ring->used++;
-	own_entries();
+	own_entry(slot);
 	LWLockRelease(ring->lock);
 	answer->request_id = e->request_id;
 	answer->position = e->position;
@@ -497,8 +497,8 @@ ticket_queue_ring_take(PG_FUNCTION_ARGS)
 		bool		nulls[10] = {false};
 
 		e->state = ENTRY_TAKEN;
-		e->owner = MyProc->pgprocno;
 		e->subxid = GetCurrentSubTransactionId();
+		own_entry(picked[i]);
 		values[0] = Int64GetDatum(e->request_id);
 		values[1] = Int64GetDatum(e->position);
 		values[2] = Int64GetDatum(e->req.user_id);
@@ -515,8 +515,6 @@ ticket_queue_ring_take(PG_FUNCTION_ARGS)
 		values[9] = Int64GetDatum(e->req.served_when);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	if (n > 0)
-		own_entries();
 	LWLockRelease(ring->lock);
 	return (Datum) 0;
 }
