@@ -93,6 +93,21 @@ LANGUAGE sql VOLATILE SET search_path = ticket, pg_catalog, pg_temp AS $$
 	ORDER BY 1
 $$;
 
+-- Sessions keep the journeys enqueue resolved (train, date and stations to
+-- run and stops) while the timetable does not change; every change of it
+-- is counted in shared memory, at the statement and again at commit.
+CREATE FUNCTION timetable_changed() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'ticket_timetable_changed' LANGUAGE C;
+COMMENT ON FUNCTION timetable_changed() IS 'internal trigger: the timetable changed, so sessions drop the journeys they keep';
+CREATE TRIGGER station_timetable_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON station
+	FOR EACH STATEMENT EXECUTE FUNCTION timetable_changed();
+CREATE TRIGGER stop_timetable_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON stop
+	FOR EACH STATEMENT EXECUTE FUNCTION timetable_changed();
+CREATE TRIGGER train_timetable_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON train
+	FOR EACH STATEMENT EXECUTE FUNCTION timetable_changed();
+CREATE TRIGGER run_timetable_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON run
+	FOR EACH STATEMENT EXECUTE FUNCTION timetable_changed();
+
 -- The queue ---------------------------------------------------------------------
 
 -- Requests are served in order, so every request of a run still waiting
@@ -618,7 +633,7 @@ COMMENT ON FUNCTION seats_returned(bigint) IS 'internal: offer seats that came b
 REVOKE EXECUTE ON FUNCTION queue_batch_count(bigint), queue_sleep(bigint, bigint, timestamptz),
 	queue_notify_served(bigint), queue_notify_accepted(),
 	queue_ring_take(bigint, integer), queue_ring_runs(), queue_ring_request(bigint),
-	queue_ring_wait(bigint, timestamptz), queue_ring_waiting(), waiting_requests(),
+	queue_ring_wait(bigint, timestamptz), queue_ring_waiting(), waiting_requests(), timetable_changed(),
 	join_waitlist(bigint, text, date, text, text, text[], timestamptz, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION join_waitlist(bigint, text, date, text, text, text[], timestamptz, text[])
 	TO ticket_app, ticket_admin;

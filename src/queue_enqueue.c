@@ -34,6 +34,9 @@
 #include "utils/date.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "commands/trigger.h"
 #include "utils/timestamp.h"
 #include "storage/latch.h"
 #include "miscadmin.h"
@@ -55,6 +58,102 @@ static SPIPlanPtr stale_holds_plan = NULL;
 static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr request_id_plan = NULL;
 static SPIPlanPtr position_plan = NULL;
+
+/*
+ * Journeys this session has resolved (with the library preloaded): the
+ * train, date and stations a client names, to the run and stops they mean.
+ * Kept while the timetable does not change (triggers on station, stop,
+ * train and run count every change, at the statement and again at commit,
+ * in shared memory) and for a second at most; whatever can change under a
+ * kept journey (the run's status, its free seats, the queue's head) is
+ * read afresh on every call, by run id.
+ */
+#define JOURNEY_KEY_LEN 192
+
+typedef struct JourneyKey
+{
+	DateADT		service_date;
+	char		names[JOURNEY_KEY_LEN];	/* train, from and to, as given */
+} JourneyKey;
+
+typedef struct Journey
+{
+	JourneyKey	key;
+	int64		run_id;
+	int32		from_stop;
+	int32		to_stop;
+	uint64		timetable_changes;	/* the count when it was resolved */
+	TimestampTz resolved_at;
+} Journey;
+
+static HTAB *journeys = NULL;
+static SPIPlanPtr live_plan = NULL;
+
+/* the key of a journey, false if the names are too long to keep */
+static bool
+journey_key(JourneyKey *key, text *train, DateADT service_date, text *from, text *to)
+{
+	int			n;
+
+	memset(key, 0, sizeof(JourneyKey));
+	key->service_date = service_date;
+	n = snprintf(key->names, JOURNEY_KEY_LEN, "%s\x1f%s\x1f%s",
+				 text_to_cstring(train), text_to_cstring(from), text_to_cstring(to));
+	return n > 0 && n < JOURNEY_KEY_LEN;
+}
+
+static Journey *
+known_journey(JourneyKey *key)
+{
+	Journey    *j;
+
+	if (journeys == NULL)
+		return NULL;
+	j = hash_search(journeys, key, HASH_FIND, NULL);
+	if (j != NULL
+		&& (j->timetable_changes != queue_signal_timetable_changes()
+			|| TimestampDifferenceExceeds(j->resolved_at, GetCurrentTimestamp(), 1000)))
+	{
+		hash_search(journeys, key, HASH_REMOVE, NULL);
+		j = NULL;
+	}
+	return j;
+}
+
+static void
+keep_journey(JourneyKey *key, uint64 timetable_changes, int64 run_id, int32 from_stop, int32 to_stop)
+{
+	Journey    *j;
+
+	if (journeys == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(JourneyKey);
+		ctl.entrysize = sizeof(Journey);
+		journeys = hash_create("ticket journeys", 256, &ctl, HASH_ELEM | HASH_BLOBS);
+	}
+	if (hash_get_num_entries(journeys) >= 4096)
+		return;					/* a session naming that many journeys does not need them kept */
+	j = hash_search(journeys, key, HASH_ENTER, NULL);
+	j->run_id = run_id;
+	j->from_stop = from_stop;
+	j->to_stop = to_stop;
+	j->timetable_changes = timetable_changes;
+	j->resolved_at = GetCurrentTimestamp();
+}
+
+PG_FUNCTION_INFO_V1(ticket_timetable_changed);
+
+/* trigger on station, stop, train and run: sessions drop the journeys they keep */
+Datum
+ticket_timetable_changed(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "ticket.timetable_changed() is a trigger");
+	queue_signal_timetable_changed();
+	return PointerGetDatum(NULL);
+}
 
 /* hashtext('ticket.queue'), the first key of the runs' queue locks */
 static Datum queue_lock_key = 0;
@@ -269,6 +368,10 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 	int64		served_so_far;
 	int64		served_up_to;
 	int32		class_no = 0;	/* position in the enum, 0: any */
+	JourneyKey	key;
+	bool		keepable = false;
+	Journey    *known = NULL;
+	uint64		timetable_changes = 0;
 	QueueRingAnswer found;
 	int32		cap = queue_max_waiting_setting();
 	int64		ahead;
@@ -310,8 +413,34 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 	/* the journey, its run and what the queue needs to know about it */
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
 		SPI_processed = 0;
+	else if (queue_ring_available()
+			 && (keepable = journey_key(&key, PG_GETARG_TEXT_PP(1), PG_GETARG_DATEADT(2),
+										PG_GETARG_TEXT_PP(3), PG_GETARG_TEXT_PP(4)))
+			 && (known = known_journey(&key)) != NULL)
+	{
+		Oid			live_types[4] = {INT8OID, INT4OID, INT4OID, TEXTOID};
+
+		/* a journey this session resolved: what may have changed, by run id */
+		values[0] = Int64GetDatum(known->run_id);
+		values[1] = Int32GetDatum(known->from_stop);
+		values[2] = Int32GetDatum(known->to_stop);
+		values[3] = seat_class ? PointerGetDatum(seat_class) : (Datum) 0;
+		memcpy(nulls, "   ", 3);
+		nulls[3] = seat_class ? ' ' : 'n';
+		run_plan(keep_plan(&live_plan,
+						   "SELECT $2, $3, r.run_id, r.status, "
+						   "  (SELECT coalesce(sum(ticket.seatmap_free(rc.map, ticket.segrange($2, $3))), 0) "
+						   "   FROM ticket.run_carriage rc WHERE rc.run_id = r.run_id "
+						   "   AND ($4 IS NULL OR rc.seat_class = $4::ticket.seat_class))::int8, "
+						   "  h.served, h.last_position "
+						   "FROM ticket.run r LEFT JOIN ticket.queue_head h ON h.run_id = r.run_id "
+						   "WHERE r.run_id = $1",
+						   4, live_types),
+				 values, nulls, true);
+	}
 	else
 	{
+		timetable_changes = queue_signal_timetable_changes();
 		values[0] = PG_GETARG_DATUM(1);
 		values[1] = PG_GETARG_DATUM(2);
 		values[2] = PG_GETARG_DATUM(3);
@@ -338,7 +467,8 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 						   "LEFT JOIN ticket.queue_head h ON h.run_id = r.run_id "
 						   "WHERE a.stop_no < b.stop_no",
 						   5, resolve_types),
-				 values, nulls, true);
+		/* a snapshot taken after the timetable count was read: never keep older data under it */
+				 values, nulls, false);
 	}
 	if (SPI_processed != 1)
 	{
@@ -351,6 +481,13 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 		run_plan(keep_plan(&journey_plan, "SELECT * FROM ticket.journey($1, $2, $3, $4)", 4, journey_types),
 				 values, nulls, true);
 		elog(ERROR, "ticket.enqueue: journey resolved by ticket.journey() but not by the queue");
+	}
+	if (keepable && known == NULL)
+	{
+		bool		isnull;
+
+		keep_journey(&key, timetable_changes, DatumGetInt64(column(0, 3, &isnull)),
+					 DatumGetInt32(column(0, 1, &isnull)), DatumGetInt32(column(0, 2, &isnull)));
 	}
 	train = PG_GETARG_TEXT_PP(1);
 	service_date = PG_GETARG_DATEADT(2);

@@ -59,6 +59,8 @@ typedef struct QueueSignalShared
 	pg_atomic_uint32 worker_procno;
 	/* the database it serves (enqueues elsewhere do not wake it) */
 	pg_atomic_uint32 worker_database;
+	/* changes of the timetable (stations, stops, trains, runs) in any database */
+	pg_atomic_uint64 timetable_changes;
 	QueueSignalSlot slots[QUEUE_SIGNAL_SLOTS];
 } QueueSignalShared;
 
@@ -70,6 +72,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 /* this transaction's signals, sent when it commits */
 static uint64 pending_batch_slots = 0;
 static bool pending_worker_wakeup = false;
+static bool pending_timetable_change = false;
 static bool xact_callback_registered = false;
 
 PG_FUNCTION_INFO_V1(ticket_queue_batch_count);
@@ -99,6 +102,7 @@ queue_signal_shmem_startup(void)
 	{
 		pg_atomic_init_u32(&queue_signal->worker_procno, INVALID_PGPROCNO);
 		pg_atomic_init_u32(&queue_signal->worker_database, InvalidOid);
+		pg_atomic_init_u64(&queue_signal->timetable_changes, 0);
 		for (int i = 0; i < QUEUE_SIGNAL_SLOTS; i++)
 		{
 			pg_atomic_init_u64(&queue_signal->slots[i].batches, 0);
@@ -159,14 +163,18 @@ queue_signal_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 				if (procno != INVALID_PGPROCNO)
 					SetLatch(&ProcGlobal->allProcs[procno].procLatch);
 			}
+			if (pending_timetable_change)
+				pg_atomic_fetch_add_u64(&queue_signal->timetable_changes, 1);
 			pending_batch_slots = 0;
 			pending_worker_wakeup = false;
+			pending_timetable_change = false;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			pending_batch_slots = 0;
 			pending_worker_wakeup = false;
+			pending_timetable_change = false;
 			break;
 		default:
 			break;
@@ -308,4 +316,29 @@ ticket_queue_notify_accepted(PG_FUNCTION_ARGS pg_attribute_unused())
 {
 	queue_signal_accepted();
 	PG_RETURN_VOID();
+}
+
+/*
+ * How often the timetable has changed: sessions that keep journeys they
+ * resolved (enqueue) drop them when this moves.  0 when not preloaded.
+ */
+uint64
+queue_signal_timetable_changes(void)
+{
+	return queue_signal == NULL ? 0 : pg_atomic_read_u64(&queue_signal->timetable_changes);
+}
+
+/*
+ * The timetable changes in this transaction: count it now and again when
+ * the transaction commits, so that a journey resolved from the data before
+ * the commit is never kept past it.
+ */
+void
+queue_signal_timetable_changed(void)
+{
+	if (queue_signal == NULL)
+		return;
+	pg_atomic_fetch_add_u64(&queue_signal->timetable_changes, 1);
+	ensure_xact_callback();
+	pending_timetable_change = true;
 }

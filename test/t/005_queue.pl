@@ -255,6 +255,17 @@ is($node->safe_psql('postgres', q{
 SELECT count(*) FROM ticket.queue_request q JOIN public.kept k USING (request_id)}),
 	'2', 'and written to queue_request as they are served');
 
+# A session keeps the journeys it resolved, until the timetable changes:
+# a station renamed under a kept journey is no longer found by its old code.
+my $keeper = $node->background_psql('postgres');
+$keeper->query_safe(q{SELECT public.sqlstate_of($$SELECT ticket.enqueue(616161, 'G9', '2030-01-02', 'AAQ', 'ABQ')$$)});
+$node->safe_psql('postgres', q{UPDATE ticket.station SET code = 'AZQ' WHERE code = 'AAQ'});
+is($keeper->query_safe(q{
+SELECT public.sqlstate_of($$SELECT ticket.enqueue(626262, 'G9', '2030-01-02', 'AAQ', 'ABQ')$$)
+    || ' ' || public.sqlstate_of($$SELECT ticket.enqueue(636363, 'G9', '2030-01-02', 'AZQ', 'ABQ')$$)}),
+	'TK009 ok', 'a journey kept by a session is dropped when the timetable changes');
+$keeper->quit;
+
 # Another database numbers its requests from its own sequences, and
 # requests left waiting by a dropped extension go with it.
 $node->safe_psql('postgres', 'CREATE DATABASE other');
