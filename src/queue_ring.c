@@ -248,10 +248,14 @@ queue_ring_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 		case XACT_EVENT_COMMIT:
 			settle(true, InvalidSubTransactionId, InvalidSubTransactionId);
 			break;
+		case XACT_EVENT_PRE_PREPARE:
+			/* its requests could neither wait for nor outlive another session's COMMIT PREPARED */
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot prepare a transaction that queued or served requests in shared memory")));
+			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
-			/* (a prepared transaction's requests cannot wait for its commit) */
 			settle(false, InvalidSubTransactionId, InvalidSubTransactionId);
 			break;
 		default:

@@ -255,6 +255,17 @@ is($node->safe_psql('postgres', q{
 SELECT count(*) FROM ticket.queue_request q JOIN public.kept k USING (request_id)}),
 	'2', 'and written to queue_request as they are served');
 
+# A transaction that queued a request in shared memory cannot be prepared
+# (its request could not wait for another session's COMMIT PREPARED).
+$node->append_conf('postgresql.conf', 'max_prepared_transactions = 5');
+$node->restart;
+my ($prep_rc, $prep_out, $prep_err) = $node->psql('postgres', q{
+BEGIN;
+SELECT ticket.enqueue(707070, 'G9', '2030-01-02', 'stop 5', 'stop 6');
+PREPARE TRANSACTION 'q';});
+like($prep_err, qr/cannot prepare a transaction that queued or served requests/, 'such a transaction cannot be prepared');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_prepared_xacts}), '0', 'and nothing is left prepared');
+
 # A session keeps the journeys it resolved, until the timetable changes:
 # a station renamed under a kept journey is no longer found by its old code.
 my $keeper = $node->background_psql('postgres');
