@@ -24,9 +24,6 @@ CREATE FUNCTION queue_notify_served(run_id bigint) RETURNS void
 	AS 'MODULE_PATHNAME', 'ticket_queue_notify_served' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION queue_notify_served(bigint) IS 'internal: when this transaction commits, wake the sessions waiting in queue_wait() on the run';
 
-CREATE FUNCTION queue_notify_accepted() RETURNS void
-	AS 'MODULE_PATHNAME', 'ticket_queue_notify_accepted' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION queue_notify_accepted() IS 'internal: when this transaction commits, wake the queue worker';
 
 -- Requests in shared memory (src/queue_ring.c) ---------------------------------
 --
@@ -53,10 +50,6 @@ CREATE FUNCTION queue_ring_request(request_id bigint,
 RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'ticket_queue_ring_request' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION queue_ring_request(bigint) IS 'internal: a request still waiting in shared memory (no row: served, or not there)';
-
-CREATE FUNCTION queue_ring_wait(request_id bigint, until timestamptz) RETURNS boolean
-	AS 'MODULE_PATHNAME', 'ticket_queue_ring_wait' LANGUAGE C VOLATILE STRICT;
-COMMENT ON FUNCTION queue_ring_wait(bigint, timestamptz) IS 'internal: sleep while a request waits in shared memory, until a batch has served it (true) or until the given time (false); true at once for a request not there';
 
 CREATE FUNCTION queue_ring_waiting(OUT run_id bigint, OUT waiting bigint, OUT last_position bigint)
 RETURNS SETOF record
@@ -433,7 +426,11 @@ BEGIN
 	    -- a moving average over recent batches
 	    seconds_per_request = coalesce(0.7 * h.seconds_per_request + 0.3 * excluded.seconds_per_request,
 	                                   excluded.seconds_per_request);
-	PERFORM queue_notify_served(r.run_id);
+	-- wake the run's waiters at commit; requests taken from shared memory
+	-- wake them anyway, once they are let go of there
+	IF ring_top IS NULL THEN
+		PERFORM queue_notify_served(r.run_id);
+	END IF;
 	RETURN n;
 END
 $$;
@@ -628,17 +625,20 @@ END
 $$;
 COMMENT ON FUNCTION seats_returned(bigint) IS 'internal: offer seats that came back to sale on a run to its waitlist first, in order, skipping requests nothing fits; returns how many requests were fulfilled';
 
+-- enqueue and queue_wait count who is ahead themselves now
+DROP FUNCTION waiting_ahead(bigint, bigint, integer);
+
 -- roles ---------------------------------------------------------------------------
 
 REVOKE EXECUTE ON FUNCTION queue_batch_count(bigint), queue_sleep(bigint, bigint, timestamptz),
-	queue_notify_served(bigint), queue_notify_accepted(),
+	queue_notify_served(bigint),
 	queue_ring_take(bigint, integer), queue_ring_runs(), queue_ring_request(bigint),
-	queue_ring_wait(bigint, timestamptz), queue_ring_waiting(), waiting_requests(), timetable_changed(),
+	queue_ring_waiting(), waiting_requests(), timetable_changed(),
 	join_waitlist(bigint, text, date, text, text, text[], timestamptz, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION join_waitlist(bigint, text, date, text, text, text[], timestamptz, text[])
 	TO ticket_app, ticket_admin;
 -- queue_wait runs with the caller's rights
 GRANT EXECUTE ON FUNCTION queue_batch_count(bigint), queue_sleep(bigint, bigint, timestamptz),
-	queue_ring_request(bigint), queue_ring_wait(bigint, timestamptz)
+	queue_ring_request(bigint)
 	TO ticket_app, ticket_admin;
 GRANT EXECUTE ON FUNCTION waiting_requests(), queue_ring_waiting() TO ticket_admin;

@@ -251,7 +251,16 @@ next_value(SPIPlanPtr *plan, const char *sql)
 	return column_int8(0, 1);
 }
 
-/* the rest of enqueue with the ring: called after SPI_finish() */
+/* TK013: a client request id names another request than this one */
+static void
+request_id_used(text *client_id, int64 request_id)
+{
+	ereport(ERROR,
+			(errcode(MAKE_SQLSTATE('T', 'K', '0', '1', '3')),
+			 errmsg("request id \"%s\" was already used for another request", text_to_cstring(client_id)),
+			 errdetail("It belongs to queued request %lld.", (long long) request_id)));
+}
+
 /* a client request id already names a waiting request: the same one, or TK013 */
 static Datum
 same_request_again(FunctionCallInfo fcinfo, text *client_id, QueueRingAnswer *found, int64 run_id,
@@ -259,13 +268,11 @@ same_request_again(FunctionCallInfo fcinfo, text *client_id, QueueRingAnswer *fo
 {
 	if (found->run_id != run_id || found->from_stop != from_stop || found->to_stop != to_stop
 		|| found->seat_class != class_no)
-		ereport(ERROR,
-				(errcode(MAKE_SQLSTATE('T', 'K', '0', '1', '3')),
-				 errmsg("request id \"%s\" was already used for another request", text_to_cstring(client_id)),
-				 errdetail("It belongs to queued request %lld.", (long long) found->request_id)));
+		request_id_used(client_id, found->request_id);
 	return queue_entry(fcinfo, found->request_id, found->position, true, found->ahead, "waiting");
 }
 
+/* the rest of enqueue with the ring: called after SPI_finish() */
 static Datum
 enqueue_into_ring(FunctionCallInfo fcinfo, int64 user_id, int64 run_id, int32 from_stop, int32 to_stop,
 				  int32 class_no, text *client_id, int64 served_so_far, int32 cap)
@@ -548,11 +555,7 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 				|| DatumGetInt32(column(0, 4, &isnull)) != from_stop
 				|| DatumGetInt32(column(0, 5, &isnull)) != to_stop
 				|| !same_class)
-				ereport(ERROR,
-						(errcode(MAKE_SQLSTATE('T', 'K', '0', '1', '3')),
-						 errmsg("request id \"%s\" was already used for another request",
-								text_to_cstring(client_id)),
-						 errdetail("It belongs to queued request %lld.", (long long) request_id)));
+				request_id_used(client_id, request_id);
 			ahead = 0;
 			waiting = strcmp(status, "waiting") == 0;
 			if (waiting)

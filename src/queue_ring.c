@@ -640,8 +640,6 @@ ticket_queue_ring_waiting(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-PG_FUNCTION_INFO_V1(ticket_queue_ring_wait);
-
 /* the run of a request in the ring, or 0 if it is not there */
 static int64
 run_of_waiting(int64 request_id)
@@ -691,11 +689,4 @@ queue_ring_wait_for(int64 request_id, TimestampTz until)
 		(void) queue_signal_sleep(run_id, seen, until);
 		CHECK_FOR_INTERRUPTS();
 	}
-}
-
-/* ticket.queue_ring_wait(request_id, until): queue_ring_wait_for() */
-Datum
-ticket_queue_ring_wait(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(queue_ring_wait_for(PG_GETARG_INT64(0), PG_GETARG_TIMESTAMPTZ(1)));
 }

@@ -78,7 +78,6 @@ static bool xact_callback_registered = false;
 PG_FUNCTION_INFO_V1(ticket_queue_batch_count);
 PG_FUNCTION_INFO_V1(ticket_queue_sleep);
 PG_FUNCTION_INFO_V1(ticket_queue_notify_served);
-PG_FUNCTION_INFO_V1(ticket_queue_notify_accepted);
 
 static void
 queue_signal_shmem_request(void)
@@ -309,13 +308,6 @@ queue_signal_accepted(void)
 		ensure_xact_callback();
 		pending_worker_wakeup = true;
 	}
-}
-
-Datum
-ticket_queue_notify_accepted(PG_FUNCTION_ARGS pg_attribute_unused())
-{
-	queue_signal_accepted();
-	PG_RETURN_VOID();
 }
 
 /*
