@@ -42,6 +42,7 @@
 #include "miscadmin.h"
 #include "utils/wait_event.h"
 
+#include "journey_cache.h"
 #include "queue_ring.h"
 #include "queue_signal.h"
 #include "queue_worker.h"
@@ -59,89 +60,8 @@ static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr request_id_plan = NULL;
 static SPIPlanPtr position_plan = NULL;
 
-/*
- * Journeys this session has resolved (with the library preloaded): the
- * train, date and stations a client names, to the run and stops they mean.
- * Kept while the timetable does not change (triggers on station, stop,
- * train and run count every change, at the statement and again at commit,
- * in shared memory) and for a second at most; whatever can change under a
- * kept journey (the run's status, its free seats, the queue's head) is
- * read afresh on every call, by run id.
- */
-#define JOURNEY_KEY_LEN 192
-
-typedef struct JourneyKey
-{
-	DateADT		service_date;
-	char		names[JOURNEY_KEY_LEN];	/* train, from and to, as given */
-} JourneyKey;
-
-typedef struct Journey
-{
-	JourneyKey	key;
-	int64		run_id;
-	int32		from_stop;
-	int32		to_stop;
-	uint64		timetable_changes;	/* the count when it was resolved */
-	TimestampTz resolved_at;
-} Journey;
-
-static HTAB *journeys = NULL;
+/* what may change under a kept journey, read by run id */
 static SPIPlanPtr live_plan = NULL;
-
-/* the key of a journey, false if the names are too long to keep */
-static bool
-journey_key(JourneyKey *key, text *train, DateADT service_date, text *from, text *to)
-{
-	int			n;
-
-	memset(key, 0, sizeof(JourneyKey));
-	key->service_date = service_date;
-	n = snprintf(key->names, JOURNEY_KEY_LEN, "%s\x1f%s\x1f%s",
-				 text_to_cstring(train), text_to_cstring(from), text_to_cstring(to));
-	return n > 0 && n < JOURNEY_KEY_LEN;
-}
-
-static Journey *
-known_journey(JourneyKey *key)
-{
-	Journey    *j;
-
-	if (journeys == NULL)
-		return NULL;
-	j = hash_search(journeys, key, HASH_FIND, NULL);
-	if (j != NULL
-		&& (j->timetable_changes != queue_signal_timetable_changes()
-			|| TimestampDifferenceExceeds(j->resolved_at, GetCurrentTimestamp(), 1000)))
-	{
-		hash_search(journeys, key, HASH_REMOVE, NULL);
-		j = NULL;
-	}
-	return j;
-}
-
-static void
-keep_journey(JourneyKey *key, uint64 timetable_changes, int64 run_id, int32 from_stop, int32 to_stop)
-{
-	Journey    *j;
-
-	if (journeys == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(JourneyKey);
-		ctl.entrysize = sizeof(Journey);
-		journeys = hash_create("ticket journeys", 256, &ctl, HASH_ELEM | HASH_BLOBS);
-	}
-	if (hash_get_num_entries(journeys) >= 4096)
-		return;					/* a session naming that many journeys does not need them kept */
-	j = hash_search(journeys, key, HASH_ENTER, NULL);
-	j->run_id = run_id;
-	j->from_stop = from_stop;
-	j->to_stop = to_stop;
-	j->timetable_changes = timetable_changes;
-	j->resolved_at = GetCurrentTimestamp();
-}
 
 PG_FUNCTION_INFO_V1(ticket_timetable_changed);
 
@@ -377,7 +297,8 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 	int32		class_no = 0;	/* position in the enum, 0: any */
 	JourneyKey	key;
 	bool		keepable = false;
-	Journey    *known = NULL;
+	bool		known = false;
+	JourneyFound journey;
 	uint64		timetable_changes = 0;
 	QueueRingAnswer found;
 	int32		cap = queue_max_waiting_setting();
@@ -420,17 +341,17 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 	/* the journey, its run and what the queue needs to know about it */
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
 		SPI_processed = 0;
-	else if (queue_ring_available()
+	else if (journey_cache_available()
 			 && (keepable = journey_key(&key, PG_GETARG_TEXT_PP(1), PG_GETARG_DATEADT(2),
 										PG_GETARG_TEXT_PP(3), PG_GETARG_TEXT_PP(4)))
-			 && (known = known_journey(&key)) != NULL)
+			 && (known = journey_cache_find(&key, &journey)))
 	{
 		Oid			live_types[4] = {INT8OID, INT4OID, INT4OID, TEXTOID};
 
-		/* a journey this session resolved: what may have changed, by run id */
-		values[0] = Int64GetDatum(known->run_id);
-		values[1] = Int32GetDatum(known->from_stop);
-		values[2] = Int32GetDatum(known->to_stop);
+		/* a journey resolved before: what may have changed, by run id */
+		values[0] = Int64GetDatum(journey.run_id);
+		values[1] = Int32GetDatum(journey.from_stop);
+		values[2] = Int32GetDatum(journey.to_stop);
 		values[3] = seat_class ? PointerGetDatum(seat_class) : (Datum) 0;
 		memcpy(nulls, "   ", 3);
 		nulls[3] = seat_class ? ' ' : 'n';
@@ -444,8 +365,10 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 						   "WHERE r.run_id = $1",
 						   4, live_types),
 				 values, nulls, true);
+		/* its run gone behind the triggers' back: resolve it again */
+		known = SPI_processed == 1;
 	}
-	else
+	if (!known && !(PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4)))
 	{
 		timetable_changes = queue_signal_timetable_changes();
 		values[0] = PG_GETARG_DATUM(1);
@@ -489,12 +412,14 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 				 values, nulls, true);
 		elog(ERROR, "ticket.enqueue: journey resolved by ticket.journey() but not by the queue");
 	}
-	if (keepable && known == NULL)
+	if (keepable && !known)
 	{
 		bool		isnull;
 
-		keep_journey(&key, timetable_changes, DatumGetInt64(column(0, 3, &isnull)),
-					 DatumGetInt32(column(0, 1, &isnull)), DatumGetInt32(column(0, 2, &isnull)));
+		journey.run_id = DatumGetInt64(column(0, 3, &isnull));
+		journey.from_stop = DatumGetInt32(column(0, 1, &isnull));
+		journey.to_stop = DatumGetInt32(column(0, 2, &isnull));
+		journey_cache_keep(&key, timetable_changes, &journey);
 	}
 	train = PG_GETARG_TEXT_PP(1);
 	service_date = PG_GETARG_DATEADT(2);
@@ -688,6 +613,37 @@ status_of(FunctionCallInfo fcinfo, int64 request_id)
 	return heap_copy_tuple_as_datum(tuple, BlessTupleDesc(tupdesc));
 }
 
+/* an answer its server left in shared memory, as the table would give it */
+static Datum
+served_answer(FunctionCallInfo fcinfo, QueueRingServed *served)
+{
+	TupleDesc	tupdesc;
+	Datum		values[10];
+	bool		nulls[10];
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "ticket.queue_wait must return a composite type");
+	memset(nulls, true, sizeof(nulls));
+	values[0] = CStringGetTextDatum(served->done ? "done" : "failed");
+	values[1] = Int64GetDatum(served->position);
+	nulls[0] = nulls[1] = false;
+	if (served->done)
+	{
+		values[4] = Int64GetDatum(served->order_id);
+		values[5] = Int32GetDatum(served->carriage);
+		values[6] = CStringGetTextDatum(served->seat_no);
+		values[7] = TimestampTzGetDatum(served->hold_until);
+		nulls[4] = nulls[5] = nulls[6] = nulls[7] = false;
+	}
+	else
+	{
+		values[8] = CStringGetTextDatum(served->sqlstate);
+		values[9] = CStringGetTextDatum(served->message);
+		nulls[8] = nulls[9] = false;
+	}
+	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls));
+}
+
 /*
  * queue_wait(request_id bigint, timeout interval): the answer once the
  * request is served, or its status at the timeout.  In C, as enqueue: a
@@ -698,6 +654,7 @@ ticket_queue_wait(PG_FUNCTION_ARGS)
 {
 	Oid			types[1] = {INT8OID};
 	int64		request_id;
+	QueueRingServed served;
 	Interval   *timeout;
 	TimestampTz until;
 	Datum		value;
@@ -723,6 +680,9 @@ ticket_queue_wait(PG_FUNCTION_ARGS)
 		SPI_connect();
 		return status_of(fcinfo, request_id);
 	}
+	/* its server left the answer there too */
+	if (queue_ring_answer_of(request_id, &served))
+		return served_answer(fcinfo, &served);
 
 	SPI_connect();
 	/* waiting in the table (not preloaded, or left there by a batch): until a batch of its run commits */

@@ -32,14 +32,18 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_type_d.h"
 #include "commands/extension.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
+#include "storage/proc.h"
 #include "storage/shmem.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "queue_ring.h"
@@ -62,6 +66,8 @@ typedef struct RingEntry
 {
 	EntryState	state;
 	SubTransactionId subxid;	/* its subtransaction that did it */
+	int			answer_slot;	/* TAKEN: where its server put the answer, -1: nowhere */
+	SubTransactionId answer_subxid; /* the server's subtransaction that put it there */
 	Oid			dbid;
 	Oid			extension;		/* the ticket extension it was accepted by */
 	QueueRingRequest req;
@@ -82,6 +88,27 @@ typedef struct RingCounter
 	int64		last_request_id;
 } RingCounter;
 
+/*
+ * Answers of served requests, for queue_wait(): a server puts the outcome
+ * of each request it took from the ring here, and it becomes visible when
+ * the server's transaction commits, together with the request leaving the
+ * ring.  A waiter woken by the batch then has its answer without a query.
+ * Slot request_id % QUEUE_ANSWER_SLOTS: a newer answer overwrites an older
+ * one; an answer not here (overwritten, too long to keep, or the slot taken
+ * by an answer not committed yet) is read from ticket.queue_request as
+ * before.
+ */
+#define QUEUE_ANSWER_SLOTS 8192
+
+typedef struct AnswerSlot
+{
+	int64		request_id;		/* 0: empty */
+	Oid			dbid;
+	Oid			extension;
+	bool		visible;		/* the serving transaction committed */
+	QueueRingServed served;
+} AnswerSlot;
+
 typedef struct QueueRing
 {
 	LWLock	   *lock;
@@ -89,6 +116,7 @@ typedef struct QueueRing
 	int			high_water;		/* entries at and beyond are all free */
 	int			used;
 	RingEntry	entries[QUEUE_RING_SLOTS];
+	AnswerSlot	answers[QUEUE_ANSWER_SLOTS];
 } QueueRing;
 
 static QueueRing *ring = NULL;
@@ -102,6 +130,7 @@ static int	nowned = 0;
 static bool callbacks_registered = false;
 
 PG_FUNCTION_INFO_V1(ticket_queue_ring_take);
+PG_FUNCTION_INFO_V1(ticket_queue_ring_answered);
 PG_FUNCTION_INFO_V1(ticket_queue_ring_runs);
 PG_FUNCTION_INFO_V1(ticket_queue_ring_request);
 
@@ -157,6 +186,26 @@ counter_of(Oid dbid)
 	return NULL;
 }
 
+/*
+ * The ticket extension's OID, looked up once per command (entries and
+ * answers are told apart by it from those of an extension since dropped).
+ */
+static Oid
+current_extension(void)
+{
+	static Oid	extension = InvalidOid;
+	static LocalTransactionId looked_in = InvalidLocalTransactionId;
+	static CommandId looked_at = InvalidCommandId;
+
+	if (extension == InvalidOid || looked_in != MyProc->lxid || looked_at != GetCurrentCommandId(false))
+	{
+		extension = get_extension_oid("ticket", true);
+		looked_in = MyProc->lxid;
+		looked_at = GetCurrentCommandId(false);
+	}
+	return extension;
+}
+
 /* the database's first request since the server started needs bases for its numbers */
 bool
 queue_ring_needs_base(void)
@@ -167,6 +216,24 @@ queue_ring_needs_base(void)
 	needs = counter_of(MyDatabaseId) == NULL;
 	LWLockRelease(ring->lock);
 	return needs;
+}
+
+/* the answer slot holds the answer to this entry's request */
+static bool
+answer_is_of(int slot, RingEntry *e)
+{
+	AnswerSlot *a = &ring->answers[slot];
+
+	return a->request_id == e->request_id && a->dbid == e->dbid && a->extension == e->extension;
+}
+
+/* forget the answer a server put for this entry (the ring's lock is held exclusively) */
+static void
+drop_answer(RingEntry *e)
+{
+	if (e->answer_slot >= 0 && answer_is_of(e->answer_slot, e))
+		ring->answers[e->answer_slot].request_id = 0;
+	e->answer_slot = -1;
 }
 
 static void
@@ -196,8 +263,14 @@ settle(bool committed, SubTransactionId sub, SubTransactionId parent)
 	{
 		/* the parent now answers for them */
 		for (int k = 0; k < nowned; k++)
-			if (ring->entries[owned[k]].subxid == sub)
-				ring->entries[owned[k]].subxid = parent;
+		{
+			RingEntry  *e = &ring->entries[owned[k]];
+
+			if (e->subxid == sub)
+				e->subxid = parent;
+			if (e->answer_slot >= 0 && e->answer_subxid == sub)
+				e->answer_subxid = parent;
+		}
 		return;
 	}
 
@@ -208,6 +281,9 @@ settle(bool committed, SubTransactionId sub, SubTransactionId parent)
 
 		if (sub != InvalidSubTransactionId && e->subxid != sub)
 		{
+			/* an answer put in the subtransaction that rolled back goes with it */
+			if (e->answer_slot >= 0 && e->answer_subxid == sub)
+				drop_answer(e);
 			owned[kept++] = owned[k];
 			continue;
 		}
@@ -220,12 +296,17 @@ settle(bool committed, SubTransactionId sub, SubTransactionId parent)
 		}
 		else if (committed)
 		{
-			/* served: the rows are in the table now */
+			/* served: the rows are in the table now, and the answer here */
+			if (e->answer_slot >= 0 && answer_is_of(e->answer_slot, e))
+				ring->answers[e->answer_slot].visible = true;
 			served_slots |= queue_signal_slot_bit(e->req.run_id);
 			free_entry(e);
 		}
 		else
+		{
+			drop_answer(e);
 			e->state = ENTRY_READY; /* the server rolled back: serve it again */
+		}
 	}
 	LWLockRelease(ring->lock);
 	nowned = kept;
@@ -354,7 +435,7 @@ queue_ring_accept(const QueueRingRequest *req, int32 cap, int64 request_id_base,
 	int64		ahead = 0;
 	RingEntry  *e;
 	RingCounter *counter;
-	Oid			extension = get_extension_oid("ticket", false);
+	Oid			extension = current_extension();
 
 	LWLockAcquire(ring->lock, LW_EXCLUSIVE);
 	for (int i = 0; i < ring->high_water; i++)
@@ -420,6 +501,7 @@ queue_ring_accept(const QueueRingRequest *req, int32 cap, int64 request_id_base,
 	e = &ring->entries[slot];
 	e->state = ENTRY_PENDING;
 	e->subxid = GetCurrentSubTransactionId();
+	e->answer_slot = -1;
 	e->dbid = MyDatabaseId;
 	e->req = *req;
 	e->extension = extension;
@@ -455,7 +537,7 @@ ticket_queue_ring_take(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (ring == NULL || batch_size < 1)
 		return (Datum) 0;
-	extension = get_extension_oid("ticket", false);
+	extension = current_extension();
 	LWLockAcquire(ring->lock, LW_EXCLUSIVE);
 	picked = palloc(sizeof(int) * Max(ring->high_water, 1));
 	for (int i = 0; i < ring->high_water; i++)
@@ -502,6 +584,7 @@ ticket_queue_ring_take(PG_FUNCTION_ARGS)
 
 		e->state = ENTRY_TAKEN;
 		e->subxid = GetCurrentSubTransactionId();
+		e->answer_slot = -1;
 		own_entry(picked[i]);
 		values[0] = Int64GetDatum(e->request_id);
 		values[1] = Int64GetDatum(e->position);
@@ -689,4 +772,153 @@ queue_ring_wait_for(int64 request_id, TimestampTz until)
 		(void) queue_signal_sleep(run_id, seen, until);
 		CHECK_FOR_INTERRUPTS();
 	}
+}
+
+/* element i of a text array, as a C string, or NULL */
+static const char *
+text_element(Datum *values, bool *nulls, int i)
+{
+	return nulls[i] ? NULL : TextDatumGetCString(values[i]);
+}
+
+static void
+array_elements(ArrayType *array, Oid type, int expected, Datum **values, bool **nulls)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			n;
+
+	get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+	deconstruct_array(array, type, typlen, typbyval, typalign, values, nulls, &n);
+	if (n != expected)
+		elog(ERROR, "ticket.queue_ring_answered: arrays of different lengths");
+}
+
+/*
+ * ticket.queue_ring_answered(request_ids, order_ids, carriages, seat_nos,
+ * hold_until, error_sqlstates, error_messages): the outcomes of requests
+ * this transaction took from the ring, for their waiters; they see them
+ * once it commits.  Outcomes that do not fit a slot are left to the table.
+ * Returns how many were kept.
+ */
+Datum
+ticket_queue_ring_answered(PG_FUNCTION_ARGS)
+{
+	ArrayType  *ids;
+	int			n;
+	Datum	   *id_values,
+			   *order_values,
+			   *carriage_values,
+			   *seat_values,
+			   *state_values,
+			   *message_values;
+	bool	   *id_nulls,
+			   *order_nulls,
+			   *carriage_nulls,
+			   *seat_nulls,
+			   *state_nulls,
+			   *message_nulls;
+	int			kept = 0;
+
+	if (ring == NULL || nowned == 0 || PG_ARGISNULL(0))
+		PG_RETURN_INT32(0);
+	for (int arg = 1; arg <= 6; arg++)
+		if (PG_ARGISNULL(arg) && arg != 4)
+			elog(ERROR, "ticket.queue_ring_answered: null argument %d", arg + 1);
+	ids = PG_GETARG_ARRAYTYPE_P(0);
+	n = ArrayGetNItems(ARR_NDIM(ids), ARR_DIMS(ids));
+	array_elements(ids, INT8OID, n, &id_values, &id_nulls);
+	array_elements(PG_GETARG_ARRAYTYPE_P(1), INT8OID, n, &order_values, &order_nulls);
+	array_elements(PG_GETARG_ARRAYTYPE_P(2), INT4OID, n, &carriage_values, &carriage_nulls);
+	array_elements(PG_GETARG_ARRAYTYPE_P(3), TEXTOID, n, &seat_values, &seat_nulls);
+	array_elements(PG_GETARG_ARRAYTYPE_P(5), TEXTOID, n, &state_values, &state_nulls);
+	array_elements(PG_GETARG_ARRAYTYPE_P(6), TEXTOID, n, &message_values, &message_nulls);
+
+	for (int i = 0; i < n; i++)
+	{
+		QueueRingServed served;
+		RingEntry  *e = NULL;
+		AnswerSlot *a;
+		int			slot;
+
+		if (id_nulls[i])
+			continue;
+		memset(&served, 0, sizeof(served));
+		served.done = !order_nulls[i];
+		if (served.done)
+		{
+			const char *seat_no = text_element(seat_values, seat_nulls, i);
+
+			if (carriage_nulls[i] || seat_no == NULL || strlen(seat_no) >= QUEUE_RING_SEAT_NO_MAX
+				|| PG_ARGISNULL(4))
+				continue;
+			served.order_id = DatumGetInt64(order_values[i]);
+			served.carriage = DatumGetInt32(carriage_values[i]);
+			served.hold_until = PG_GETARG_TIMESTAMPTZ(4);
+			strlcpy(served.seat_no, seat_no, QUEUE_RING_SEAT_NO_MAX);
+		}
+		else
+		{
+			const char *state = text_element(state_values, state_nulls, i);
+			const char *message = text_element(message_values, message_nulls, i);
+
+			if (state == NULL || strlen(state) != 5 || message == NULL
+				|| strlen(message) >= QUEUE_RING_MESSAGE_MAX)
+				continue;
+			strlcpy(served.sqlstate, state, sizeof(served.sqlstate));
+			strlcpy(served.message, message, QUEUE_RING_MESSAGE_MAX);
+		}
+
+		LWLockAcquire(ring->lock, LW_EXCLUSIVE);
+		for (int k = 0; k < nowned && e == NULL; k++)
+		{
+			RingEntry  *o = &ring->entries[owned[k]];
+
+			if (o->state == ENTRY_TAKEN && o->request_id == DatumGetInt64(id_values[i]))
+				e = o;
+		}
+		slot = (int) ((uint64) DatumGetInt64(id_values[i]) % QUEUE_ANSWER_SLOTS);
+		a = &ring->answers[slot];
+		/* not one of ours, or the slot holds an answer not committed yet */
+		if (e == NULL || (a->request_id != 0 && !a->visible && !answer_is_of(slot, e)))
+		{
+			LWLockRelease(ring->lock);
+			continue;
+		}
+		served.position = e->position;
+		a->request_id = e->request_id;
+		a->dbid = e->dbid;
+		a->extension = e->extension;
+		a->visible = false;
+		a->served = served;
+		e->answer_slot = slot;
+		e->answer_subxid = GetCurrentSubTransactionId();
+		LWLockRelease(ring->lock);
+		kept++;
+	}
+	PG_RETURN_INT32(kept);
+}
+
+/*
+ * The answer to a request a server took from the ring, once its
+ * transaction has committed; false if it is not kept here.
+ */
+bool
+queue_ring_answer_of(int64 request_id, QueueRingServed *served)
+{
+	Oid			extension;
+	AnswerSlot *a;
+	bool		found;
+
+	if (ring == NULL || request_id <= 0)
+		return false;
+	extension = current_extension();
+	a = &ring->answers[(uint64) request_id % QUEUE_ANSWER_SLOTS];
+	LWLockAcquire(ring->lock, LW_SHARED);
+	found = a->visible && a->request_id == request_id && a->dbid == MyDatabaseId && a->extension == extension;
+	if (found)
+		*served = a->served;
+	LWLockRelease(ring->lock);
+	return found;
 }

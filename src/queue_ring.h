@@ -48,7 +48,27 @@ typedef struct QueueRingAnswer
 	int32		seat_class;
 } QueueRingAnswer;
 
+/* longest seat number and error message an answer in shared memory keeps */
+#define QUEUE_RING_SEAT_NO_MAX 16
+#define QUEUE_RING_MESSAGE_MAX 256
+
+/* the outcome of a served request, as queue_status() tells it */
+typedef struct QueueRingServed
+{
+	bool		done;			/* false: failed */
+	int64		position;
+	/* done: */
+	int64		order_id;
+	int32		carriage;
+	TimestampTz hold_until;
+	char		seat_no[QUEUE_RING_SEAT_NO_MAX];
+	/* failed: */
+	char		sqlstate[6];
+	char		message[QUEUE_RING_MESSAGE_MAX];
+} QueueRingServed;
+
 extern void queue_ring_init(void);
+extern bool queue_ring_answer_of(int64 request_id, QueueRingServed *served);
 extern bool queue_ring_available(void);
 extern bool queue_ring_wait_for(int64 request_id, TimestampTz until);
 extern bool queue_ring_needs_base(void);

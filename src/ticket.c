@@ -12,6 +12,7 @@
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
+#include "journey_cache.h"
 #include "queue_ring.h"
 #include "queue_signal.h"
 #include "queue_worker.h"
@@ -41,6 +42,7 @@ _PG_init(void)
 							NULL, NULL, NULL);
 	queue_signal_init();
 	queue_ring_init();
+	journey_cache_init();
 	queue_worker_init();
 	MarkGUCPrefixReserved("ticket");
 }

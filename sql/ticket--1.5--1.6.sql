@@ -1,0 +1,277 @@
+/* ticket--1.5--1.6.sql: answers of served requests in shared memory */
+
+\echo Use "ALTER EXTENSION ticket UPDATE TO '1.6'" to load this file. \quit
+
+SET LOCAL search_path = ticket, pg_catalog;
+
+-- A server leaves the outcome of each request it took from shared memory
+-- there too (src/queue_ring.c); queue_wait() answers a waiter woken by the
+-- batch from it, without a query.  (In 1.5 every answer was one more query
+-- over queue_request, orders, tickets and seat, for every request.)
+CREATE FUNCTION queue_ring_answered(request_ids bigint[], order_ids bigint[], carriages integer[],
+	seat_nos text[], hold_until timestamptz, error_sqlstates text[], error_messages text[])
+	RETURNS integer
+	AS 'MODULE_PATHNAME', 'ticket_queue_ring_answered' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION queue_ring_answered(bigint[], bigint[], integer[], text[], timestamptz, text[], text[]) IS 'internal: the outcomes of requests this transaction took from shared memory, for their waiters once it commits; returns how many were kept';
+REVOKE EXECUTE ON FUNCTION queue_ring_answered(bigint[], bigint[], integer[], text[], timestamptz, text[], text[]) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION serve_queue(run_id bigint DEFAULT NULL, batch_size integer DEFAULT 500)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	r record;
+	n integer := 0;
+	started timestamptz := clock_timestamp();
+	ids bigint[];
+	positions bigint[];
+	served_up_to bigint;
+	ring_top bigint;
+	ring_top_id bigint;
+	users bigint[];
+	journeys segrange[];
+	wanted integer[];
+	client_ids text[];
+	fail_state text[];
+	fail_message text[];
+	unpaid record;
+	stale bigint[];
+	maps bytea[];
+	map_class integer[];
+	map_carriage integer[];
+	seating integer[];
+	unseated boolean;
+	service_nos bigint[];
+	horizon bigint;
+	got booking;
+	until timestamptz := now() + hold_timeout();
+	state text;
+	message text;
+	answers integer;
+BEGIN
+	IF batch_size IS NULL OR batch_size < 1 THEN
+		RAISE EXCEPTION 'batch size must be at least 1' USING ERRCODE = 'TK017';
+	END IF;
+	IF run_id IS NULL THEN
+		FOR r IN SELECT x.run_id FROM queued_runs() x LOOP
+			n := n + serve_queue(r.run_id, batch_size);
+		END LOOP;
+		RETURN n;
+	END IF;
+
+	-- one server per run at a time; another one busy with it will get to these
+	IF NOT pg_try_advisory_xact_lock(hashtext('ticket.serve_queue'), hashint8(serve_queue.run_id)) THEN
+		RETURN 0;
+	END IF;
+	-- A batch is under way: queue_wait() callers sleep on this until it
+	-- commits.  Only tried: a caller may hold it for an instant, and the
+	-- batch must not wait for callers (they then look again a little later).
+	PERFORM pg_try_advisory_xact_lock(hashtext('ticket.queue_batch'), hashint8(serve_queue.run_id));
+	SELECT ru.run_id, ru.train_id, ru.status, ru.service_date, t.code INTO r
+	FROM run ru JOIN train t USING (train_id) WHERE ru.run_id = serve_queue.run_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no such run: %', run_id USING ERRCODE = 'TK008';
+	END IF;
+
+	-- The horizon: wait for the run's enqueuers in flight (see above).  A
+	-- session lock, released at once, so enqueuers wait only for an instant.
+	-- Served in order, so every request still waiting comes after the last
+	-- one served: the scan starts there, not at the served requests whose
+	-- index entries wait for vacuum.
+	SELECT coalesce(max(h.last_position), 0) INTO served_up_to FROM queue_head h WHERE h.run_id = r.run_id;
+	PERFORM pg_advisory_lock(hashtext('ticket.queue'), hashint8(r.run_id));
+	SELECT s.last_value INTO horizon FROM queue_position_seq s;
+	PERFORM pg_advisory_unlock(hashtext('ticket.queue'), hashint8(r.run_id));
+	-- Requests waiting in shared memory come after every one in the table
+	-- (they are numbered on from the sequences): written here, served below
+	-- with the rest, in order.  The sequences are moved past their numbers,
+	-- so requests accepted into the table later (the library no longer
+	-- preloaded) still come after them.
+	WITH taken AS (
+		INSERT INTO queue_request AS q (request_id, run_id, queue_position, user_id, client_request_id,
+			seat_class, legs, accepted_at, ahead_when_accepted, served_when_accepted)
+		SELECT t.request_id, r.run_id, t.queue_position, t.user_id, t.client_request_id,
+		       (enum_range(NULL::seat_class))[t.seat_class], segrange(t.from_stop, t.to_stop), t.accepted_at,
+		       t.ahead_when_accepted, t.served_when_accepted
+		FROM queue_ring_take(r.run_id, batch_size) t
+		-- a request id used twice at the same instant: the one accepted first stands
+		ON CONFLICT DO NOTHING
+		RETURNING q.queue_position, q.request_id)
+	SELECT max(t.queue_position), max(t.request_id) INTO ring_top, ring_top_id FROM taken t;
+	IF ring_top > horizon THEN
+		horizon := ring_top;
+		PERFORM setval('queue_position_seq', ring_top);
+	END IF;
+	IF ring_top_id > (SELECT s.last_value FROM queue_request_request_id_seq s) THEN
+		PERFORM setval('queue_request_request_id_seq', ring_top_id);
+	END IF;
+
+	SELECT array_agg(x.request_id ORDER BY x.queue_position), array_agg(x.user_id ORDER BY x.queue_position),
+	       array_agg(x.legs ORDER BY x.queue_position),
+	       array_agg(array_position(enum_range(NULL::seat_class), x.seat_class) ORDER BY x.queue_position),
+	       array_agg(x.client_request_id ORDER BY x.queue_position),
+	       array_agg(x.queue_position ORDER BY x.queue_position)
+	INTO ids, users, journeys, wanted, client_ids, positions
+	FROM (SELECT * FROM queue_request q
+	      WHERE q.run_id = r.run_id AND q.status = 'waiting'
+	        AND q.queue_position > served_up_to AND q.queue_position <= horizon
+	      ORDER BY q.queue_position LIMIT batch_size) x;
+	n := coalesce(cardinality(ids), 0);
+	IF n = 0 THEN
+		RETURN 0;
+	END IF;
+	fail_state := array_fill(NULL::text, ARRAY[n]);
+	fail_message := fail_state;
+
+	BEGIN
+		PERFORM lock_run_inventory(r.run_id);
+		IF r.status <> 'open' THEN
+			fail_state := array_fill('TK012'::text, ARRAY[n]);
+			fail_message := array_fill(format('sales are not open for train %s on %s', r.code, r.service_date), ARRAY[n]);
+		END IF;
+
+		-- Unpaid orders of these users on the run.  Ones past their deadline
+		-- are expired here, unless their payment holds them right now (it
+		-- waits for the carriages this batch holds: waiting for it here
+		-- would deadlock); then they still count.
+		SELECT array_agg(o.order_id) INTO stale FROM orders o
+		WHERE o.run_id = r.run_id AND o.status = 'held' AND o.user_id = ANY (users) AND o.hold_until <= now();
+		IF stale IS NOT NULL THEN
+			SELECT array_agg(x.order_id) INTO stale FROM (
+				SELECT o.order_id FROM orders o
+				WHERE o.order_id = ANY (stale) AND o.status = 'held' FOR UPDATE SKIP LOCKED) x;
+			PERFORM expire_orders(stale);
+		END IF;
+		-- (one waiting request per user and run, so a user is at one place)
+		FOR unpaid IN
+			-- LATERAL ... LIMIT 1: one probe of the (user, run) index per user,
+			-- never a scan of the run's orders, whatever the statistics say
+			SELECT u.i FROM unnest(users) WITH ORDINALITY u(user_id, i)
+			JOIN LATERAL (SELECT 1 FROM orders o
+			              WHERE o.user_id = u.user_id AND o.run_id = r.run_id AND o.status = 'held'
+			              LIMIT 1) o ON true
+		LOOP
+			fail_state[unpaid.i] := coalesce(fail_state[unpaid.i], 'TK002');
+			fail_message[unpaid.i] := coalesce(fail_message[unpaid.i],
+				format('user %s already has an unpaid order on this train', users[unpaid.i]));
+		END LOOP;
+		FOR unpaid IN
+			SELECT u.i FROM unnest(users, client_ids) WITH ORDINALITY u(user_id, client_id, i)
+			WHERE u.client_id IS NOT NULL
+			  AND EXISTS (SELECT 1 FROM orders o WHERE o.user_id = u.user_id AND o.request_id = u.client_id)
+		LOOP
+			fail_state[unpaid.i] := coalesce(fail_state[unpaid.i], 'TK013');
+			fail_message[unpaid.i] := coalesce(fail_message[unpaid.i],
+				format('request id "%s" was already used for another request', client_ids[unpaid.i]));
+		END LOOP;
+
+		-- Seats, in queue order.  If some find none while expired holds
+		-- still mark seats as taken, release those (the waitlist gets them
+		-- first, as always) and seat the rest once more.
+		FOR attempt IN 1..2 LOOP
+			SELECT array_agg(rc.map ORDER BY rc.carriage_no),
+			       array_agg(array_position(enum_range(NULL::seat_class), rc.seat_class) ORDER BY rc.carriage_no),
+			       array_agg(rc.carriage_no ORDER BY rc.carriage_no)
+			INTO maps, map_class, map_carriage
+			FROM run_carriage rc WHERE rc.run_id = r.run_id;
+			seating := seatmap_assign(maps, map_class,
+				ARRAY(SELECT CASE WHEN fail_state[i] IS NULL THEN journeys[i] END
+				      FROM generate_series(1, n) i ORDER BY i),
+				wanted);
+
+			unseated := false;
+			FOR i IN 1..n LOOP
+				IF fail_state[i] IS NULL AND seating[2 * i - 1] IS NULL THEN
+					unseated := true;
+					EXIT;
+				END IF;
+			END LOOP;
+			EXIT WHEN NOT unseated OR attempt = 2 OR release_expired_holds(r.run_id) = 0;
+		END LOOP;
+
+		-- numbers of service in queue order (generate_series yields in order)
+		SELECT array_agg(nextval('queue_service_seq')) INTO service_nos FROM generate_series(1, n);
+		WITH seated AS (
+			SELECT i, users[i] AS user_id, client_ids[i] AS client_id, journeys[i] AS legs,
+			       map_carriage[seating[2 * i - 1]] AS carriage_no, seating[2 * i] AS seat_index,
+			       nextval('orders_order_id_seq') AS order_id
+			FROM generate_series(1, n) i
+			WHERE fail_state[i] IS NULL AND seating[2 * i - 1] IS NOT NULL
+			ORDER BY i),
+		new_tickets AS (
+			INSERT INTO tickets (order_id, run_id, seat_id, legs, status, hold_until)
+			SELECT x.order_id, r.run_id, s.seat_id, x.legs, 'held', until
+			FROM seated x JOIN seat s ON s.train_id = r.train_id AND s.carriage_no = x.carriage_no
+			                         AND s.seat_index = x.seat_index
+			RETURNING order_id, seat_id),
+		new_orders AS (
+			INSERT INTO orders (order_id, user_id, run_id, request_id, seat_class, legs, hold_until)
+			SELECT x.order_id, x.user_id, r.run_id, x.client_id, rc.seat_class, x.legs, until
+			FROM seated x JOIN run_carriage rc ON rc.run_id = r.run_id AND rc.carriage_no = x.carriage_no
+			RETURNING order_id, user_id),
+		answered AS (
+		UPDATE queue_request q
+		SET status = CASE WHEN x.order_id IS NULL THEN 'failed' ELSE 'done' END,
+		    served_at = clock_timestamp(), service_no = x.service_no, order_id = x.order_id,
+		    error_sqlstate = CASE WHEN x.order_id IS NULL THEN coalesce(fail_state[x.i], 'TK001') END,
+		    error_message = CASE WHEN x.order_id IS NULL THEN coalesce(fail_message[x.i],
+		        format('sold out: no %s seat on train %s on %s %s',
+		               coalesce((enum_range(NULL::seat_class))[wanted[x.i]]::text, 'free'),
+		               r.code, r.service_date, journeys[x.i])) END
+		FROM (SELECT b.i, ids[b.i] AS request_id, o.order_id, service_nos[b.i] AS service_no
+		      FROM generate_series(1, n) b(i) LEFT JOIN seated o ON o.i = b.i) x
+		WHERE q.request_id = x.request_id
+		RETURNING q.request_id, q.order_id, q.error_sqlstate, q.error_message)
+		-- the answers, for the waiters of requests taken from shared memory:
+		-- they see them when this commits, without a query
+		SELECT queue_ring_answered(array_agg(a.request_id), array_agg(a.order_id), array_agg(k.carriage_no),
+		                           array_agg(k.seat_no), until, array_agg(a.error_sqlstate),
+		                           array_agg(a.error_message))
+		INTO answers
+		FROM answered a LEFT JOIN new_tickets t ON t.order_id = a.order_id LEFT JOIN seat k ON k.seat_id = t.seat_id;
+	EXCEPTION WHEN OTHERS THEN
+		-- Something no check above foresaw (the exclusion constraint, say):
+		-- nothing of the batch is kept.  Serve its first request alone, the
+		-- way grab does, so a request that fails every time cannot hold the
+		-- queue up.
+		GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+		IF state IN ('40P01', '40001', '55P03') THEN
+			-- lost a race for the carriages (a deadlock PostgreSQL broke by
+			-- choosing this batch): nothing of it is kept, the next call
+			-- serves the same requests in the same order
+			RAISE LOG 'ticket queue: batch of % requests on run % rolled back: %', n, r.run_id, message;
+			RETURN 0;
+		END IF;
+		RAISE WARNING 'ticket queue: batch of % requests on run % failed, serving one: %', n, r.run_id, message;
+		n := 1;
+		BEGIN
+			got := hold_seat(users[1], r.run_id, r.train_id, journeys[1],
+				(enum_range(NULL::seat_class))[wanted[1]], client_ids[1], true,
+				format('on train %s on %s %s', r.code, r.service_date, journeys[1]));
+			UPDATE queue_request q SET status = 'done', served_at = clock_timestamp(),
+				service_no = nextval('queue_service_seq'), order_id = got.order_id
+			WHERE q.request_id = ids[1];
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+			UPDATE queue_request q SET status = 'failed', served_at = clock_timestamp(),
+				service_no = nextval('queue_service_seq'), error_sqlstate = state, error_message = message
+			WHERE q.request_id = ids[1];
+		END;
+	END;
+
+	INSERT INTO queue_head AS h (run_id, served, last_served_at, seconds_per_request, last_position)
+	VALUES (r.run_id, n, clock_timestamp(), extract(epoch FROM clock_timestamp() - started) / n, positions[n])
+	ON CONFLICT ON CONSTRAINT queue_head_pkey DO UPDATE
+	SET served = h.served + n, last_served_at = excluded.last_served_at,
+	    last_position = greatest(h.last_position, excluded.last_position),
+	    -- a moving average over recent batches
+	    seconds_per_request = coalesce(0.7 * h.seconds_per_request + 0.3 * excluded.seconds_per_request,
+	                                   excluded.seconds_per_request);
+	-- wake the run's waiters at commit; requests taken from shared memory
+	-- wake them anyway, once they are let go of there
+	IF ring_top IS NULL THEN
+		PERFORM queue_notify_served(r.run_id);
+	END IF;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION serve_queue(bigint, integer) IS 'serve up to batch_size queued requests of a run (NULL: of every run) in order, in this transaction; the queue worker calls it; returns how many were served';
