@@ -47,6 +47,8 @@ DECLARE
 	state text;
 	message text;
 	answers integer;
+	n_table integer := 0;
+	ring record;
 BEGIN
 	IF batch_size IS NULL OR batch_size < 1 THEN
 		RAISE EXCEPTION 'batch size must be at least 1' USING ERRCODE = 'TK017';
@@ -81,30 +83,8 @@ BEGIN
 	PERFORM pg_advisory_lock(hashtext('ticket.queue'), hashint8(r.run_id));
 	SELECT s.last_value INTO horizon FROM queue_position_seq s;
 	PERFORM pg_advisory_unlock(hashtext('ticket.queue'), hashint8(r.run_id));
-	-- Requests waiting in shared memory come after every one in the table
-	-- (they are numbered on from the sequences): written here, served below
-	-- with the rest, in order.  The sequences are moved past their numbers,
-	-- so requests accepted into the table later (the library no longer
-	-- preloaded) still come after them.
-	WITH taken AS (
-		INSERT INTO queue_request AS q (request_id, run_id, queue_position, user_id, client_request_id,
-			seat_class, legs, accepted_at, ahead_when_accepted, served_when_accepted)
-		SELECT t.request_id, r.run_id, t.queue_position, t.user_id, t.client_request_id,
-		       (enum_range(NULL::seat_class))[t.seat_class], segrange(t.from_stop, t.to_stop), t.accepted_at,
-		       t.ahead_when_accepted, t.served_when_accepted
-		FROM queue_ring_take(r.run_id, batch_size) t
-		-- a request id used twice at the same instant: the one accepted first stands
-		ON CONFLICT DO NOTHING
-		RETURNING q.queue_position, q.request_id)
-	SELECT max(t.queue_position), max(t.request_id) INTO ring_top, ring_top_id FROM taken t;
-	IF ring_top > horizon THEN
-		horizon := ring_top;
-		PERFORM setval('queue_position_seq', ring_top);
-	END IF;
-	IF ring_top_id > (SELECT s.last_value FROM queue_request_request_id_seq s) THEN
-		PERFORM setval('queue_request_request_id_seq', ring_top_id);
-	END IF;
-
+	-- Requests waiting in the table (accepted without the library
+	-- preloaded, or given back by a batch that could not keep them) first.
 	SELECT array_agg(x.request_id ORDER BY x.queue_position), array_agg(x.user_id ORDER BY x.queue_position),
 	       array_agg(x.legs ORDER BY x.queue_position),
 	       array_agg(array_position(enum_range(NULL::seat_class), x.seat_class) ORDER BY x.queue_position),
@@ -115,12 +95,60 @@ BEGIN
 	      WHERE q.run_id = r.run_id AND q.status = 'waiting'
 	        AND q.queue_position > served_up_to AND q.queue_position <= horizon
 	      ORDER BY q.queue_position LIMIT batch_size) x;
+	n_table := coalesce(cardinality(ids), 0);
+	-- Then requests waiting in shared memory: they come after every one in
+	-- the table (numbered on from the sequences).  They are written to the
+	-- table only once, served, by the statement that serves them below.  The
+	-- sequences are moved past their numbers, so requests accepted into the
+	-- table later (the library no longer preloaded) still come after them.
+	-- (taking none when the table filled the batch: ring is set all the same)
+	SELECT array_agg(t.request_id ORDER BY t.queue_position) AS ids,
+	       array_agg(t.user_id ORDER BY t.queue_position) AS users,
+	       array_agg(segrange(t.from_stop, t.to_stop) ORDER BY t.queue_position) AS journeys,
+	       array_agg(t.seat_class ORDER BY t.queue_position) AS wanted,
+	       array_agg(t.client_request_id ORDER BY t.queue_position) AS client_ids,
+	       array_agg(t.queue_position ORDER BY t.queue_position) AS positions,
+	       array_agg(t.accepted_at ORDER BY t.queue_position) AS accepted,
+	       array_agg(t.ahead_when_accepted ORDER BY t.queue_position) AS ahead,
+	       array_agg(t.served_when_accepted ORDER BY t.queue_position) AS served_when,
+	       max(t.queue_position) AS top, max(t.request_id) AS top_id
+	INTO ring
+	FROM queue_ring_take(r.run_id, batch_size - n_table) t;
+	IF ring.ids IS NOT NULL THEN
+		ids := ids || ring.ids;
+		users := users || ring.users;
+		journeys := journeys || ring.journeys;
+		wanted := wanted || ring.wanted;
+		client_ids := client_ids || ring.client_ids;
+		positions := positions || ring.positions;
+		ring_top := ring.top;
+		ring_top_id := ring.top_id;
+		IF ring_top > horizon THEN
+			PERFORM setval('queue_position_seq', ring_top);
+		END IF;
+		IF ring_top_id > (SELECT s.last_value FROM queue_request_request_id_seq s) THEN
+			PERFORM setval('queue_request_request_id_seq', ring_top_id);
+		END IF;
+	END IF;
 	n := coalesce(cardinality(ids), 0);
 	IF n = 0 THEN
 		RETURN 0;
 	END IF;
 	fail_state := array_fill(NULL::text, ARRAY[n]);
 	fail_message := fail_state;
+	-- A request id used twice at the same instant, once in the table and
+	-- once in shared memory: the request accepted first stands, the other
+	-- is dropped (its client hears TK019 and asks again).
+	IF n > n_table THEN
+		FOR unpaid IN
+			SELECT u.i FROM unnest(users, client_ids) WITH ORDINALITY u(user_id, client_id, i)
+			WHERE u.i > n_table AND u.client_id IS NOT NULL
+			  AND EXISTS (SELECT 1 FROM queue_request q
+			              WHERE q.user_id = u.user_id AND q.client_request_id = u.client_id)
+		LOOP
+			fail_state[unpaid.i] := 'dropped';
+		END LOOP;
+	END IF;
 
 	BEGIN
 		PERFORM lock_run_inventory(r.run_id);
@@ -208,21 +236,38 @@ BEGIN
 			SELECT x.order_id, x.user_id, r.run_id, x.client_id, rc.seat_class, x.legs, until
 			FROM seated x JOIN run_carriage rc ON rc.run_id = r.run_id AND rc.carriage_no = x.carriage_no
 			RETURNING order_id, user_id),
+		outcome AS (
+			SELECT b.i, ids[b.i] AS request_id, o.order_id, service_nos[b.i] AS service_no,
+			       CASE WHEN o.order_id IS NULL THEN 'failed' ELSE 'done' END AS status,
+			       CASE WHEN o.order_id IS NULL THEN coalesce(fail_state[b.i], 'TK001') END AS error_sqlstate,
+			       CASE WHEN o.order_id IS NULL THEN coalesce(fail_message[b.i],
+			           format('sold out: no %s seat on train %s on %s %s',
+			                  coalesce((enum_range(NULL::seat_class))[wanted[b.i]]::text, 'free'),
+			                  r.code, r.service_date, journeys[b.i])) END AS error_message
+			FROM generate_series(1, n) b(i) LEFT JOIN seated o ON o.i = b.i
+			WHERE fail_state[b.i] IS DISTINCT FROM 'dropped'),
+		-- requests from the table: served
+		served_rows AS (
+			UPDATE queue_request q
+			SET status = x.status, served_at = clock_timestamp(), service_no = x.service_no,
+			    order_id = x.order_id, error_sqlstate = x.error_sqlstate, error_message = x.error_message
+			FROM outcome x
+			WHERE x.i <= n_table AND q.request_id = x.request_id),
+		-- requests from shared memory: written once, served
 		answered AS (
-		UPDATE queue_request q
-		SET status = CASE WHEN x.order_id IS NULL THEN 'failed' ELSE 'done' END,
-		    served_at = clock_timestamp(), service_no = x.service_no, order_id = x.order_id,
-		    error_sqlstate = CASE WHEN x.order_id IS NULL THEN coalesce(fail_state[x.i], 'TK001') END,
-		    error_message = CASE WHEN x.order_id IS NULL THEN coalesce(fail_message[x.i],
-		        format('sold out: no %s seat on train %s on %s %s',
-		               coalesce((enum_range(NULL::seat_class))[wanted[x.i]]::text, 'free'),
-		               r.code, r.service_date, journeys[x.i])) END
-		FROM (SELECT b.i, ids[b.i] AS request_id, o.order_id, service_nos[b.i] AS service_no
-		      FROM generate_series(1, n) b(i) LEFT JOIN seated o ON o.i = b.i) x
-		WHERE q.request_id = x.request_id
-		RETURNING q.request_id, q.order_id, q.error_sqlstate, q.error_message)
-		-- the answers, for the waiters of requests taken from shared memory:
-		-- they see them when this commits, without a query
+			INSERT INTO queue_request AS q (request_id, run_id, queue_position, user_id, client_request_id,
+				seat_class, legs, accepted_at, ahead_when_accepted, served_when_accepted,
+				status, served_at, service_no, order_id, error_sqlstate, error_message)
+			SELECT x.request_id, r.run_id, positions[x.i], users[x.i], client_ids[x.i],
+			       (enum_range(NULL::seat_class))[wanted[x.i]], journeys[x.i],
+			       ring.accepted[x.i - n_table], ring.ahead[x.i - n_table], ring.served_when[x.i - n_table],
+			       x.status, clock_timestamp(), x.service_no, x.order_id, x.error_sqlstate, x.error_message
+			FROM outcome x
+			WHERE x.i > n_table
+			ORDER BY x.i
+			RETURNING q.request_id, q.order_id, q.error_sqlstate, q.error_message)
+		-- the answers, for their waiters: they see them when this commits,
+		-- without a query
 		SELECT queue_ring_answered(array_agg(a.request_id), array_agg(a.order_id), array_agg(k.carriage_no),
 		                           array_agg(k.seat_no), until, array_agg(a.error_sqlstate),
 		                           array_agg(a.error_message))
@@ -234,7 +279,18 @@ BEGIN
 		-- way grab does, so a request that fails every time cannot hold the
 		-- queue up.
 		GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-		IF state IN ('40P01', '40001', '55P03') THEN
+		-- the requests taken from shared memory wait in the table from now
+		-- on (this transaction lets go of them there when it commits)
+		INSERT INTO queue_request AS q (request_id, run_id, queue_position, user_id, client_request_id,
+			seat_class, legs, accepted_at, ahead_when_accepted, served_when_accepted)
+		SELECT ids[i], r.run_id, positions[i], users[i], client_ids[i],
+		       (enum_range(NULL::seat_class))[wanted[i]], journeys[i],
+		       ring.accepted[i - n_table], ring.ahead[i - n_table], ring.served_when[i - n_table]
+		FROM generate_series(n_table + 1, n) i
+		WHERE fail_state[i] IS DISTINCT FROM 'dropped'
+		ORDER BY i
+		ON CONFLICT DO NOTHING;
+		IF state IN ('40P01', '40001', '55P03') OR fail_state[1] IS NOT DISTINCT FROM 'dropped' THEN
 			-- lost a race for the carriages (a deadlock PostgreSQL broke by
 			-- choosing this batch): nothing of it is kept, the next call
 			-- serves the same requests in the same order

@@ -44,6 +44,7 @@
 
 #include "journey_cache.h"
 #include "queue_ring.h"
+#include "run_live.h"
 #include "queue_signal.h"
 #include "queue_worker.h"
 
@@ -59,9 +60,6 @@ static SPIPlanPtr stale_holds_plan = NULL;
 static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr request_id_plan = NULL;
 static SPIPlanPtr position_plan = NULL;
-
-/* what may change under a kept journey, read by run id */
-static SPIPlanPtr live_plan = NULL;
 
 PG_FUNCTION_INFO_V1(ticket_timetable_changed);
 
@@ -290,7 +288,8 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 	int32		from_stop;
 	int32		to_stop;
 	int64		run_id;
-	char	   *run_status;
+	bool		sales_open;
+	RunLive		live;
 	int64		free_seats;
 	int64		served_so_far;
 	int64		served_up_to;
@@ -344,29 +343,14 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 	else if (journey_cache_available()
 			 && (keepable = journey_key(&key, PG_GETARG_TEXT_PP(1), PG_GETARG_DATEADT(2),
 										PG_GETARG_TEXT_PP(3), PG_GETARG_TEXT_PP(4)))
-			 && (known = journey_cache_find(&key, &journey)))
+			 && journey_cache_find(&key, &journey))
 	{
-		Oid			live_types[4] = {INT8OID, INT4OID, INT4OID, TEXTOID};
-
-		/* a journey resolved before: what may have changed, by run id */
-		values[0] = Int64GetDatum(journey.run_id);
-		values[1] = Int32GetDatum(journey.from_stop);
-		values[2] = Int32GetDatum(journey.to_stop);
-		values[3] = seat_class ? PointerGetDatum(seat_class) : (Datum) 0;
-		memcpy(nulls, "   ", 3);
-		nulls[3] = seat_class ? ' ' : 'n';
-		run_plan(keep_plan(&live_plan,
-						   "SELECT $2, $3, r.run_id, r.status, "
-						   "  (SELECT coalesce(sum(ticket.seatmap_free(rc.map, ticket.segrange($2, $3))), 0) "
-						   "   FROM ticket.run_carriage rc WHERE rc.run_id = r.run_id "
-						   "   AND ($4 IS NULL OR rc.seat_class = $4::ticket.seat_class))::int8, "
-						   "  h.served, h.last_position "
-						   "FROM ticket.run r LEFT JOIN ticket.queue_head h ON h.run_id = r.run_id "
-						   "WHERE r.run_id = $1",
-						   4, live_types),
-				 values, nulls, true);
-		/* its run gone behind the triggers' back: resolve it again */
-		known = SPI_processed == 1;
+		/*
+		 * A journey resolved before: what may have changed, by run id (its
+		 * run gone behind the triggers' back: resolve it again).
+		 */
+		known = run_live_read(journey.run_id, journey.from_stop, journey.to_stop,
+							  seat_class ? text_to_cstring(seat_class) : NULL, &live);
 	}
 	if (!known && !(PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4)))
 	{
@@ -400,7 +384,7 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 		/* a snapshot taken after the timetable count was read: never keep older data under it */
 				 values, nulls, false);
 	}
-	if (SPI_processed != 1)
+	if (!known && SPI_processed != 1)
 	{
 		/* not a journey: ticket.journey() says why, as grab would */
 		for (int i = 0; i < 4; i++)
@@ -425,13 +409,24 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 	service_date = PG_GETARG_DATEADT(2);
 	from_station = PG_GETARG_TEXT_PP(3);
 	to_station = PG_GETARG_TEXT_PP(4);
+	if (known)
+	{
+		from_stop = journey.from_stop;
+		to_stop = journey.to_stop;
+		run_id = journey.run_id;
+		sales_open = live.open;
+		free_seats = live.free_seats;
+		served_so_far = live.served;
+		served_up_to = live.last_position;
+	}
+	else
 	{
 		bool		isnull;
 
 		from_stop = DatumGetInt32(column(0, 1, &isnull));
 		to_stop = DatumGetInt32(column(0, 2, &isnull));
 		run_id = DatumGetInt64(column(0, 3, &isnull));
-		run_status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
+		sales_open = strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4), "open") == 0;
 		free_seats = column_int8(0, 5);
 		served_so_far = column_int8(0, 6);
 		served_up_to = column_int8(0, 7);
@@ -491,7 +486,7 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 		}
 	}
 
-	if (strcmp(run_status, "open") != 0)
+	if (!sales_open)
 		ereport(ERROR,
 				(errcode(MAKE_SQLSTATE('T', 'K', '0', '1', '2')),
 				 errmsg("sales are not open for train %s on %s", upper_text(train), date_text(service_date))));

@@ -1,0 +1,180 @@
+/*-------------------------------------------------------------------------
+ *
+ * run_live.c
+ *	  A run's sales status, free seats for a journey and queue head, read by
+ *	  run id through the primary keys of ticket.run, ticket.run_carriage and
+ *	  ticket.queue_head.
+ *
+ * enqueue reads these on every call.  As a query they were the larger part
+ * of its cost: its plan is thrown away whenever autovacuum visits one of
+ * those tables, which in a rush (every sale rewrites a seat map) is every
+ * few seconds, and then every session plans it again.  Read here there is
+ * nothing to plan: three index scans under the statement's snapshot, as
+ * the query read them.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type_d.h"
+#include "executor/tuptable.h"
+#include "parser/parse_relation.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
+
+#include "run_live.h"
+#include "seatmap.h"
+
+typedef struct RunScan
+{
+	Relation	rel;
+	Relation	index;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+} RunScan;
+
+static AttrNumber
+column_of(Relation rel, const char *name)
+{
+	AttrNumber	attnum = attnameAttNum(rel, name, false);
+
+	if (attnum == InvalidAttrNumber)
+		elog(ERROR, "ticket: column %s.%s is missing", RelationGetRelationName(rel), name);
+	return attnum;
+}
+
+/* the rows of ticket.<relname> whose primary key starts with run_id */
+static void
+begin_run_scan(RunScan *rs, const char *relname, int64 run_id)
+{
+	Oid			relid = get_relname_relid(relname, get_namespace_oid("ticket", false));
+	Oid			indexid;
+	ScanKeyData key;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "ticket: table %s is missing", relname);
+	rs->rel = table_open(relid, AccessShareLock);
+	indexid = RelationGetPrimaryKeyIndex(rs->rel);
+	if (!OidIsValid(indexid))
+		elog(ERROR, "ticket: table %s has no primary key", relname);
+	rs->index = index_open(indexid, AccessShareLock);
+	if (rs->index->rd_index->indkey.values[0] != column_of(rs->rel, "run_id")
+		|| TupleDescAttr(RelationGetDescr(rs->rel), column_of(rs->rel, "run_id") - 1)->atttypid != INT8OID)
+		elog(ERROR, "ticket: the primary key of %s does not start with run_id", relname);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(run_id));
+	rs->scan = index_beginscan(rs->rel, rs->index, GetActiveSnapshot(), 1, 0);
+	index_rescan(rs->scan, &key, 1, NULL, 0);
+	rs->slot = table_slot_create(rs->rel, NULL);
+}
+
+static bool
+next_run_row(RunScan *rs)
+{
+	return index_getnext_slot(rs->scan, ForwardScanDirection, rs->slot);
+}
+
+static void
+end_run_scan(RunScan *rs)
+{
+	ExecDropSingleTupleTableSlot(rs->slot);
+	index_endscan(rs->scan);
+	index_close(rs->index, AccessShareLock);
+	table_close(rs->rel, AccessShareLock);
+}
+
+static int64
+int8_column(RunScan *rs, const char *name)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(rs->slot, column_of(rs->rel, name), &isnull);
+
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
+/*
+ * Read what may change under a journey: false if the run is not there.
+ * seat_class: a class name (already checked), NULL for any.
+ */
+bool
+run_live_read(int64 run_id, int32 from_stop, int32 to_stop, const char *seat_class, RunLive *live)
+{
+	RunScan		rs;
+	bool		found;
+	Segment		legs = {from_stop, to_stop};
+
+	memset(live, 0, sizeof(RunLive));
+
+	begin_run_scan(&rs, "run", run_id);
+	found = next_run_row(&rs);
+	if (found)
+	{
+		bool		isnull;
+		Datum		status = slot_getattr(rs.slot, column_of(rs.rel, "status"), &isnull);
+
+		live->open = !isnull && strcmp(TextDatumGetCString(status), "open") == 0;
+	}
+	end_run_scan(&rs);
+	if (!found)
+		return false;
+
+	begin_run_scan(&rs, "run_carriage", run_id);
+	{
+		AttrNumber	class_column = column_of(rs.rel, "seat_class");
+		AttrNumber	map_column = column_of(rs.rel, "map");
+		Oid			wanted = InvalidOid;
+
+		if (seat_class != NULL)
+			wanted = DatumGetObjectId(DirectFunctionCall2(enum_in, CStringGetDatum(seat_class),
+														  ObjectIdGetDatum(TupleDescAttr(RelationGetDescr(rs.rel), class_column - 1)->atttypid)));
+		while (next_run_row(&rs))
+		{
+			bool		isnull;
+			Datum		d;
+			bytea	   *value;
+			const SeatMap *map;
+
+			if (seat_class != NULL)
+			{
+				d = slot_getattr(rs.slot, class_column, &isnull);
+				if (isnull || DatumGetObjectId(d) != wanted)
+					continue;
+			}
+			d = slot_getattr(rs.slot, map_column, &isnull);
+			if (isnull)
+				continue;
+			value = DatumGetByteaPP(d);
+			map = (const SeatMap *) VARDATA_ANY(value);
+			if (!seatmap_valid(map, VARSIZE_ANY_EXHDR(value)))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("invalid seat map"),
+						 errdetail("The value's length does not match its seat and leg counts.")));
+			if (!seatmap_fits(map, legs))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("segment [%d,%d) does not fit a seat map of %d legs",
+								legs.lower, legs.upper, map->n_legs)));
+			live->free_seats += seatmap_count_free(map, legs);
+		}
+	}
+	end_run_scan(&rs);
+
+	begin_run_scan(&rs, "queue_head", run_id);
+	if (next_run_row(&rs))
+	{
+		live->served = int8_column(&rs, "served");
+		live->last_position = int8_column(&rs, "last_position");
+	}
+	end_run_scan(&rs);
+	return true;
+}
