@@ -1,4 +1,4 @@
-/* ticket--1.5--1.6.sql: answers of served requests in shared memory */
+/* ticket--1.5--1.6.sql: answers of served requests in shared memory, requests written once, seat maps changed once per statement */
 
 \echo Use "ALTER EXTENSION ticket UPDATE TO '1.6'" to load this file. \quit
 
@@ -331,3 +331,37 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION serve_queue(bigint, integer) IS 'serve up to batch_size queued requests of a run (NULL: of every run) in order, in this transaction; the queue worker calls it; returns how many were served';
+
+-- Seat maps follow new tickets once per statement ---------------------------------
+--
+-- A statement that inserts many tickets (a queue batch, a group, a restore)
+-- changed each one's carriage map once per ticket, through a row trigger:
+-- dozens of updates of the same few rows.  New tickets now change each
+-- carriage's map once, by a statement trigger over the inserted rows;
+-- updates and deletes of tickets still go row by row (sync_seat_map()).
+CREATE FUNCTION seatmap_take(map bytea, seats integer[], legs segrange[]) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'seatmap_take_seats_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION seatmap_take(bytea, integer[], segrange[]) IS 'the map with the legs of every seat marked taken (seats and legs pair up)';
+
+CREATE FUNCTION sync_seat_maps_inserted() RETURNS trigger
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
+	UPDATE run_carriage rc SET map = seatmap_take(rc.map, x.seats, x.legs)
+	FROM (SELECT t.run_id, s.carriage_no, array_agg(s.seat_index) AS seats, array_agg(t.legs) AS legs
+	      FROM new_tickets t JOIN seat s ON s.seat_id = t.seat_id
+	      WHERE t.status IN ('held', 'paid')
+	      GROUP BY t.run_id, s.carriage_no) x
+	WHERE rc.run_id = x.run_id AND rc.carriage_no = x.carriage_no;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION sync_seat_maps_inserted() IS 'trigger: take the legs of the live tickets a statement inserted in their carriages'' seat maps, once per carriage';
+
+DROP TRIGGER tickets_sync_seat_map ON tickets;
+CREATE TRIGGER tickets_sync_seat_map
+	AFTER DELETE OR UPDATE OF status, legs, run_id, seat_id ON tickets
+	FOR EACH ROW EXECUTE FUNCTION sync_seat_map();
+CREATE TRIGGER tickets_sync_seat_maps_inserted
+	AFTER INSERT ON tickets REFERENCING NEW TABLE AS new_tickets
+	FOR EACH STATEMENT EXECUTE FUNCTION sync_seat_maps_inserted();
+REVOKE EXECUTE ON FUNCTION sync_seat_maps_inserted() FROM PUBLIC;

@@ -120,11 +120,19 @@ queue_worker_init(void)
 }
 
 /*
+ * The worker's queries, prepared once and kept: a round runs them again and
+ * again, and the plan cache replans them only when what they read changes.
+ */
+static SPIPlanPtr installed_plan = NULL;
+static SPIPlanPtr queued_runs_plan = NULL;
+static SPIPlanPtr serve_plan = NULL;
+
+/*
  * Run one query in a transaction of its own and return the first column of
  * its rows as int8 values (palloc'd in the caller's context).
  */
 static int64 *
-run_in_transaction(const char *sql, int nargs, Oid *argtypes, Datum *args,
+run_in_transaction(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes, Datum *args,
 				   int *nrows)
 {
 	MemoryContext caller = CurrentMemoryContext;
@@ -137,7 +145,16 @@ run_in_transaction(const char *sql, int nargs, Oid *argtypes, Datum *args,
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, sql);
 
-	ret = SPI_execute_with_args(sql, nargs, argtypes, args, NULL, false, 0);
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	prepared = SPI_prepare(sql, nargs, argtypes);
+
+		if (prepared == NULL)
+			elog(ERROR, "ticket queue worker: could not prepare: %s", sql);
+		SPI_keepplan(prepared);
+		*plan = prepared;
+	}
+	ret = SPI_execute_plan(*plan, args, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "ticket queue worker: query failed: %s", sql);
 
@@ -164,26 +181,22 @@ run_in_transaction(const char *sql, int nargs, Oid *argtypes, Datum *args,
 }
 
 /*
- * Serve one run's queue in a transaction of its own.  An error there (which
- * serve_queue() itself avoids: it records failures on the requests) is
- * logged and the transaction rolled back; the worker goes on with the next
- * run rather than exit and leave every queue waiting for its restart.
+ * run_in_transaction(), but an error there is logged and its transaction
+ * rolled back: the worker goes on rather than exit and leave every queue
+ * waiting for its restart.  (Say the extension is dropped under a round.)
+ * *failed tells an error from no rows.
  */
-static int64
-serve_run(int64 run_id, MemoryContext round_context)
+static int64 *
+run_guarded(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes, Datum *args,
+			int *nrows, bool *failed, MemoryContext round_context)
 {
-	volatile int64 served = 0;
+	int64	   *volatile result = NULL;
 
+	*failed = false;
+	*nrows = 0;
 	PG_TRY();
 	{
-		Oid			argtypes[2] = {INT8OID, INT4OID};
-		Datum		args[2] = {Int64GetDatum(run_id), Int32GetDatum(queue_batch_size)};
-		int			n;
-		int64	   *count = run_in_transaction("SELECT ticket.serve_queue($1, $2)::int8",
-											   2, argtypes, args, &n);
-
-		if (n > 0)
-			served = count[0];
+		result = run_in_transaction(plan, sql, nargs, argtypes, args, nrows);
 	}
 	PG_CATCH();
 	{
@@ -194,14 +207,33 @@ serve_run(int64 run_id, MemoryContext round_context)
 		FlushErrorState();
 		AbortCurrentTransaction();
 		ereport(LOG,
-				(errmsg("ticket queue worker: serving the queue of run %lld failed: %s",
-						(long long) run_id, edata->message)));
+				(errmsg("ticket queue worker: \"%s\" failed: %s", sql, edata->message)));
 		FreeErrorData(edata);
 		pgstat_report_activity(STATE_IDLE, NULL);
-		served = 0;
+		*failed = true;
+		*nrows = 0;
+		result = NULL;
 	}
 	PG_END_TRY();
-	return served;
+	return result;
+}
+
+/*
+ * Serve one run's queue in a transaction of its own.  An error there (which
+ * serve_queue() itself avoids: it records failures on the requests) is
+ * logged; the worker goes on with the next run.
+ */
+static int64
+serve_run(int64 run_id, MemoryContext round_context)
+{
+	Oid			argtypes[2] = {INT8OID, INT4OID};
+	Datum		args[2] = {Int64GetDatum(run_id), Int32GetDatum(queue_batch_size)};
+	int			n;
+	bool		failed;
+	int64	   *count = run_guarded(&serve_plan, "SELECT ticket.serve_queue($1, $2)::int8",
+									2, argtypes, args, &n, &failed, round_context);
+
+	return n > 0 ? count[0] : 0;
 }
 
 void
@@ -228,6 +260,7 @@ ticket_queue_worker_main(Datum main_arg pg_attribute_unused())
 		int64	   *installed;
 		int			n;
 		int64		served = 0;
+		bool		failed;
 		long		nap_ms;
 
 		CHECK_FOR_INTERRUPTS();
@@ -240,16 +273,16 @@ ticket_queue_worker_main(Datum main_arg pg_attribute_unused())
 		MemoryContextReset(round_context);
 		MemoryContextSwitchTo(round_context);
 
-		installed = run_in_transaction(
-			"SELECT 1::int8 FROM pg_catalog.pg_extension WHERE extname = 'ticket' "
-			"AND pg_catalog.to_regprocedure('ticket.serve_queue(bigint,integer)') IS NOT NULL",
-			0, NULL, NULL, &n);
+		installed = run_guarded(&installed_plan,
+								"SELECT 1::int8 FROM pg_catalog.pg_extension WHERE extname = 'ticket' "
+								"AND pg_catalog.to_regprocedure('ticket.serve_queue(bigint,integer)') IS NOT NULL",
+								0, NULL, NULL, &n, &failed, round_context);
 		if (installed == NULL)
 			nap_ms = NOT_INSTALLED_NAPTIME_MS;
 		else
 		{
-			runs = run_in_transaction("SELECT run_id FROM ticket.queued_runs()",
-									  0, NULL, NULL, &nruns);
+			runs = run_guarded(&queued_runs_plan, "SELECT run_id FROM ticket.queued_runs()",
+							   0, NULL, NULL, &nruns, &failed, round_context);
 			/* one transaction per run: a run's locks are held only while it is served */
 			for (int i = 0; i < nruns; i++)
 			{
@@ -257,7 +290,7 @@ ticket_queue_worker_main(Datum main_arg pg_attribute_unused())
 				CHECK_FOR_INTERRUPTS();
 			}
 			/* requests arrived while serving: serve them at once */
-			nap_ms = served > 0 ? 0 : queue_naptime_ms;
+			nap_ms = served > 0 ? 0 : failed ? NOT_INSTALLED_NAPTIME_MS / 10 : queue_naptime_ms;
 		}
 
 		MemoryContextSwitchTo(TopMemoryContext);

@@ -19,6 +19,7 @@
 PG_FUNCTION_INFO_V1(seatmap_new);
 PG_FUNCTION_INFO_V1(seatmap_take_sql);
 PG_FUNCTION_INFO_V1(seatmap_release_sql);
+PG_FUNCTION_INFO_V1(seatmap_take_seats_sql);
 PG_FUNCTION_INFO_V1(seatmap_best_sql);
 PG_FUNCTION_INFO_V1(seatmap_best_score_sql);
 PG_FUNCTION_INFO_V1(seatmap_free_sql);
@@ -122,6 +123,50 @@ Datum
 seatmap_release_sql(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BYTEA_P(change_seat(fcinfo, seatmap_release));
+}
+
+/*
+ * seatmap_take(map, seats int[], legs segrange[]): a copy of the map with
+ * the legs of every seat taken, as many seatmap_take() calls would make it
+ * (the tickets one statement inserted into one carriage, say).
+ */
+Datum
+seatmap_take_seats_sql(PG_FUNCTION_ARGS)
+{
+	SeatMap    *map;
+	bytea	   *result = copy_map(PG_GETARG_BYTEA_PP(0), &map);
+	ArrayType  *seats_array = PG_GETARG_ARRAYTYPE_P(1);
+	ArrayType  *legs_array = PG_GETARG_ARRAYTYPE_P(2);
+	Datum	   *seat_datums;
+	Datum	   *leg_datums;
+	bool	   *seat_nulls;
+	bool	   *leg_nulls;
+	int			n_seats;
+	int			n_legs;
+
+	deconstruct_array(seats_array, INT4OID, 4, true, TYPALIGN_INT,
+					  &seat_datums, &seat_nulls, &n_seats);
+	deconstruct_array(legs_array, ARR_ELEMTYPE(legs_array), 4, true, TYPALIGN_INT,
+					  &leg_datums, &leg_nulls, &n_legs);
+	if (n_seats != n_legs)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("seat and leg arrays must have the same length, not %d and %d",
+						n_seats, n_legs)));
+	for (int i = 0; i < n_seats; i++)
+	{
+		Segment		legs;
+
+		if (seat_nulls[i] || leg_nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("seats and legs to take must not be null")));
+		legs = DatumGetSegment(leg_datums[i]);
+		check_seat(map, DatumGetInt32(seat_datums[i]));
+		check_legs(map, legs);
+		seatmap_take(map, DatumGetInt32(seat_datums[i]), legs);
+	}
+	PG_RETURN_BYTEA_P(result);
 }
 
 Datum

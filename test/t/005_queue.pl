@@ -137,6 +137,18 @@ SELECT count(*) FROM ticket.tickets a JOIN ticket.tickets b
      && int4range(ticket.lower(b.legs), ticket.upper(b.legs))
 WHERE a.status IN ('held', 'paid') AND b.status IN ('held', 'paid')}),
 	'0', 'no two live tickets overlap');
+# batches insert many tickets in one statement; the maps follow them once
+# per carriage (1.6): every map equals the one rebuilt from the live tickets
+is( $node->safe_psql('postgres', q{
+BEGIN;
+CREATE TEMP TABLE maps_now AS
+SELECT rc.run_id, rc.carriage_no, rc.map FROM ticket.run_carriage rc JOIN ticket.run r USING (run_id)
+WHERE r.service_date = '2030-01-01';
+SELECT count(ticket.rebuild_seat_map(run_id, carriage_no)) FROM maps_now \\g /dev/null
+SELECT count(*) FILTER (WHERE rc.map <> m.map) || '|' || count(*)
+FROM ticket.run_carriage rc JOIN maps_now m USING (run_id, carriage_no);
+ROLLBACK}),
+	'0|16', 'every seat map equals the one rebuilt from the live tickets');
 
 # The cap: hold up the service of the second run (a server of a run takes
 # its serve lock first; this session takes it and keeps it), then a crowd.
