@@ -9,7 +9,10 @@
  * search_path to set and reset) of 1.2.  The usual case resolves train,
  * stations, run, free seats and the queue's service count in one query;
  * anything it cannot resolve is handed to ticket.journey(), which raises
- * exactly the error a grab would (TK007-TK011, TK017).
+ * exactly the error a grab would (TK007-TK011, TK017).  With the library
+ * preloaded a journey is resolved once for every session (journey_cache.c)
+ * and then its run is read through primary keys, with no query at all
+ * (run_live.c).
  *
  * With the library preloaded the request goes into the ring in shared
  * memory (queue_ring.c) and no table row is written; otherwise it is
@@ -63,7 +66,7 @@ static SPIPlanPtr position_plan = NULL;
 
 PG_FUNCTION_INFO_V1(ticket_timetable_changed);
 
-/* trigger on station, stop, train and run: sessions drop the journeys they keep */
+/* trigger on station, stop, train and run: kept journeys are resolved again */
 Datum
 ticket_timetable_changed(PG_FUNCTION_ARGS)
 {

@@ -311,8 +311,8 @@ queue_signal_accepted(void)
 }
 
 /*
- * How often the timetable has changed: sessions that keep journeys they
- * resolved (enqueue) drop them when this moves.  0 when not preloaded.
+ * How often the timetable has changed: journeys enqueue resolved and keeps
+ * (journey_cache.c) count only while this stands.  0 when not preloaded.
  */
 uint64
 queue_signal_timetable_changes(void)

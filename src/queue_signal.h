@@ -27,7 +27,7 @@ extern bool queue_signal_sleep(int64 run_id, uint64 seen, TimestampTz until);
 extern uint64 queue_signal_slot_bit(int64 run_id);
 extern void queue_signal_batches_done(uint64 slots);
 
-/* the journeys sessions keep: changes of the timetable */
+/* the journeys enqueue keeps: changes of the timetable */
 extern uint64 queue_signal_timetable_changes(void);
 extern void queue_signal_timetable_changed(void);
 

@@ -300,15 +300,16 @@ PREPARE TRANSACTION 'q';});
 like($prep_err, qr/cannot prepare a transaction that queued or served requests/, 'such a transaction cannot be prepared');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_prepared_xacts}), '0', 'and nothing is left prepared');
 
-# A session keeps the journeys it resolved, until the timetable changes:
-# a station renamed under a kept journey is no longer found by its old code.
+# Journeys enqueue resolved are kept (for every session, 1.6) until the
+# timetable changes: a station renamed under a kept journey is no longer
+# found by its old code.
 my $keeper = $node->background_psql('postgres');
 $keeper->query_safe(q{SELECT public.sqlstate_of($$SELECT ticket.enqueue(616161, 'G9', '2030-01-02', 'AAQ', 'ABQ')$$)});
 $node->safe_psql('postgres', q{UPDATE ticket.station SET code = 'AZQ' WHERE code = 'AAQ'});
 is($keeper->query_safe(q{
 SELECT public.sqlstate_of($$SELECT ticket.enqueue(626262, 'G9', '2030-01-02', 'AAQ', 'ABQ')$$)
     || ' ' || public.sqlstate_of($$SELECT ticket.enqueue(636363, 'G9', '2030-01-02', 'AZQ', 'ABQ')$$)}),
-	'TK009 ok', 'a journey kept by a session is dropped when the timetable changes');
+	'TK009 ok', 'a kept journey is dropped when the timetable changes');
 $keeper->quit;
 
 # Another database numbers its requests from its own sequences, and
