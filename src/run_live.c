@@ -33,7 +33,7 @@
 #include "utils/snapmgr.h"
 
 #include "run_live.h"
-#include "seatmap.h"
+#include "seatmap_sql.h"
 
 typedef struct RunScan
 {
@@ -140,7 +140,6 @@ run_live_read(int64 run_id, int32 from_stop, int32 to_stop, const char *seat_cla
 		{
 			bool		isnull;
 			Datum		d;
-			bytea	   *value;
 			const SeatMap *map;
 
 			if (seat_class != NULL)
@@ -152,18 +151,8 @@ run_live_read(int64 run_id, int32 from_stop, int32 to_stop, const char *seat_cla
 			d = slot_getattr(rs.slot, map_column, &isnull);
 			if (isnull)
 				continue;
-			value = DatumGetByteaPP(d);
-			map = (const SeatMap *) VARDATA_ANY(value);
-			if (!seatmap_valid(map, VARSIZE_ANY_EXHDR(value)))
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("invalid seat map"),
-						 errdetail("The value's length does not match its seat and leg counts.")));
-			if (!seatmap_fits(map, legs))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("segment [%d,%d) does not fit a seat map of %d legs",
-								legs.lower, legs.upper, map->n_legs)));
+			map = seatmap_checked(DatumGetByteaPP(d));
+			seatmap_check_legs(map, legs);
 			live->free_seats += seatmap_count_free(map, legs);
 		}
 	}

@@ -15,6 +15,7 @@
 #include "utils/lsyscache.h"
 
 #include "seatassign.h"
+#include "seatmap_sql.h"
 #include "segrange.h"
 
 PG_FUNCTION_INFO_V1(seatmap_assign_sql);
@@ -96,12 +97,7 @@ seatmap_assign_sql(PG_FUNCTION_ARGS)
 		len = VARSIZE_ANY_EXHDR(value);
 		/* a private copy: the assignment takes seats in it */
 		maps[c] = palloc(len);
-		memcpy(maps[c], VARDATA_ANY(value), len);
-		if (!seatmap_valid(maps[c], len))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("invalid seat map"),
-					 errdetail("The value's length does not match its seat and leg counts.")));
+		memcpy(maps[c], seatmap_checked(value), len);
 		classes[c] = DatumGetInt32(class_datums[c]);
 		if (classes[c] < 0)
 			ereport(ERROR,

@@ -13,6 +13,7 @@
 #include "utils/array.h"
 
 #include "seatgroup.h"
+#include "seatmap_sql.h"
 #include "segrange.h"
 
 PG_FUNCTION_INFO_V1(seatgroup_place_sql);
@@ -31,21 +32,12 @@ seatgroup_place_sql(PG_FUNCTION_ARGS)
 	Segment		legs = PG_GETARG_SEGMENT(3);
 	int32		n = PG_GETARG_INT32(4);
 	int32		wanted = PG_GETARG_INT32(5);
-	const SeatMap *map = (const SeatMap *) VARDATA_ANY(value);
+	const SeatMap *map = seatmap_checked(value);
 	SeatGroup	group;
 	Datum		result[SEATGROUP_MAX + 2];
 	int			i;
 
-	if (!seatmap_valid(map, VARSIZE_ANY_EXHDR(value)))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid seat map"),
-				 errdetail("The value's length does not match its seat and leg counts.")));
-	if (!seatmap_fits(map, legs))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("segment [%d,%d) does not fit a seat map of %d legs",
-						legs.lower, legs.upper, map->n_legs)));
+	seatmap_check_legs(map, legs);
 	if (n < 1 || n > SEATGROUP_MAX || row_len < 1 || row_len > SEATGROUP_MAX_ROW ||
 		aisle < 0 || aisle > row_len || wanted < 0 || (wanted >> row_len) != 0)
 		ereport(ERROR,

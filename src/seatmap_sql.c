@@ -14,6 +14,7 @@
 #include "utils/builtins.h"
 
 #include "seatmap.h"
+#include "seatmap_sql.h"
 #include "segrange.h"
 
 PG_FUNCTION_INFO_V1(seatmap_new);
@@ -26,8 +27,8 @@ PG_FUNCTION_INFO_V1(seatmap_free_sql);
 PG_FUNCTION_INFO_V1(seatmap_free_releasing_sql);
 PG_FUNCTION_INFO_V1(seatmap_free_matrix_sql);
 
-static const SeatMap *
-map_arg(bytea *value)
+const SeatMap *
+seatmap_checked(bytea *value)
 {
 	const SeatMap *map = (const SeatMap *) VARDATA_ANY(value);
 
@@ -39,8 +40,8 @@ map_arg(bytea *value)
 	return map;
 }
 
-static void
-check_legs(const SeatMap *map, Segment legs)
+void
+seatmap_check_legs(const SeatMap *map, Segment legs)
 {
 	if (!seatmap_fits(map, legs))
 		ereport(ERROR,
@@ -65,11 +66,30 @@ check_seat(const SeatMap *map, int32 seat)
  * in either order.
  */
 
+/* seats int[] and legs segrange[] that pair up; returns how many pairs */
+static int
+seat_leg_arrays(ArrayType *seats_array, ArrayType *legs_array, Datum **seat_datums, bool **seat_nulls,
+				Datum **leg_datums, bool **leg_nulls)
+{
+	int			n_seats;
+	int			n_legs;
+
+	deconstruct_array(seats_array, INT4OID, 4, true, TYPALIGN_INT, seat_datums, seat_nulls, &n_seats);
+	deconstruct_array(legs_array, ARR_ELEMTYPE(legs_array), 4, true, TYPALIGN_INT,
+					  leg_datums, leg_nulls, &n_legs);
+	if (n_seats != n_legs)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("seat and leg arrays must have the same length, not %d and %d",
+						n_seats, n_legs)));
+	return n_seats;
+}
+
 /* A modifiable copy of the map argument. */
 static bytea *
 copy_map(bytea *value, SeatMap **map)
 {
-	const SeatMap *source = map_arg(value);
+	const SeatMap *source = seatmap_checked(value);
 	size_t		len = VARSIZE_ANY_EXHDR(value);
 	bytea	   *result = palloc(VARHDRSZ + len);
 
@@ -108,7 +128,7 @@ change_seat(FunctionCallInfo fcinfo, void (*change) (SeatMap *, int, Segment))
 	Segment		legs = PG_GETARG_SEGMENT(2);
 
 	check_seat(map, seat);
-	check_legs(map, legs);
+	seatmap_check_legs(map, legs);
 	change(map, seat, legs);
 	return result;
 }
@@ -135,24 +155,13 @@ seatmap_take_seats_sql(PG_FUNCTION_ARGS)
 {
 	SeatMap    *map;
 	bytea	   *result = copy_map(PG_GETARG_BYTEA_PP(0), &map);
-	ArrayType  *seats_array = PG_GETARG_ARRAYTYPE_P(1);
-	ArrayType  *legs_array = PG_GETARG_ARRAYTYPE_P(2);
 	Datum	   *seat_datums;
 	Datum	   *leg_datums;
 	bool	   *seat_nulls;
 	bool	   *leg_nulls;
-	int			n_seats;
-	int			n_legs;
+	int			n_seats = seat_leg_arrays(PG_GETARG_ARRAYTYPE_P(1), PG_GETARG_ARRAYTYPE_P(2),
+										  &seat_datums, &seat_nulls, &leg_datums, &leg_nulls);
 
-	deconstruct_array(seats_array, INT4OID, 4, true, TYPALIGN_INT,
-					  &seat_datums, &seat_nulls, &n_seats);
-	deconstruct_array(legs_array, ARR_ELEMTYPE(legs_array), 4, true, TYPALIGN_INT,
-					  &leg_datums, &leg_nulls, &n_legs);
-	if (n_seats != n_legs)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("seat and leg arrays must have the same length, not %d and %d",
-						n_seats, n_legs)));
 	for (int i = 0; i < n_seats; i++)
 	{
 		Segment		legs;
@@ -163,7 +172,7 @@ seatmap_take_seats_sql(PG_FUNCTION_ARGS)
 					 errmsg("seats and legs to take must not be null")));
 		legs = DatumGetSegment(leg_datums[i]);
 		check_seat(map, DatumGetInt32(seat_datums[i]));
-		check_legs(map, legs);
+		seatmap_check_legs(map, legs);
 		seatmap_take(map, DatumGetInt32(seat_datums[i]), legs);
 	}
 	PG_RETURN_BYTEA_P(result);
@@ -172,11 +181,11 @@ seatmap_take_seats_sql(PG_FUNCTION_ARGS)
 Datum
 seatmap_best_sql(PG_FUNCTION_ARGS)
 {
-	const SeatMap *map = map_arg(PG_GETARG_BYTEA_PP(0));
+	const SeatMap *map = seatmap_checked(PG_GETARG_BYTEA_PP(0));
 	Segment		legs = PG_GETARG_SEGMENT(1);
 	int			seat;
 
-	check_legs(map, legs);
+	seatmap_check_legs(map, legs);
 	seat = seatmap_best(map, legs, NULL);
 	if (seat < 0)
 		PG_RETURN_NULL();
@@ -186,11 +195,11 @@ seatmap_best_sql(PG_FUNCTION_ARGS)
 Datum
 seatmap_best_score_sql(PG_FUNCTION_ARGS)
 {
-	const SeatMap *map = map_arg(PG_GETARG_BYTEA_PP(0));
+	const SeatMap *map = seatmap_checked(PG_GETARG_BYTEA_PP(0));
 	Segment		legs = PG_GETARG_SEGMENT(1);
 	int			score;
 
-	check_legs(map, legs);
+	seatmap_check_legs(map, legs);
 	if (seatmap_best(map, legs, &score) < 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INT32(score);
@@ -199,10 +208,10 @@ seatmap_best_score_sql(PG_FUNCTION_ARGS)
 Datum
 seatmap_free_sql(PG_FUNCTION_ARGS)
 {
-	const SeatMap *map = map_arg(PG_GETARG_BYTEA_PP(0));
+	const SeatMap *map = seatmap_checked(PG_GETARG_BYTEA_PP(0));
 	Segment		legs = PG_GETARG_SEGMENT(1);
 
-	check_legs(map, legs);
+	seatmap_check_legs(map, legs);
 	PG_RETURN_INT32(seatmap_count_free(map, legs));
 }
 
@@ -210,31 +219,21 @@ seatmap_free_sql(PG_FUNCTION_ARGS)
 Datum
 seatmap_free_releasing_sql(PG_FUNCTION_ARGS)
 {
-	const SeatMap *map = map_arg(PG_GETARG_BYTEA_PP(0));
+	const SeatMap *map = seatmap_checked(PG_GETARG_BYTEA_PP(0));
 	Segment		legs = PG_GETARG_SEGMENT(1);
-	ArrayType  *seats_array = PG_GETARG_ARRAYTYPE_P(2);
-	ArrayType  *legs_array = PG_GETARG_ARRAYTYPE_P(3);
 	Datum	   *seat_datums;
 	Datum	   *leg_datums;
 	bool	   *seat_nulls;
 	bool	   *leg_nulls;
 	int			n_seats;
-	int			n_legs;
 	int		   *seats;
 	Segment    *released;
 	int			n = 0;
 	int			i;
 
-	check_legs(map, legs);
-	deconstruct_array(seats_array, INT4OID, 4, true, TYPALIGN_INT,
-					  &seat_datums, &seat_nulls, &n_seats);
-	deconstruct_array(legs_array, ARR_ELEMTYPE(legs_array), 4, true, TYPALIGN_INT,
-					  &leg_datums, &leg_nulls, &n_legs);
-	if (n_seats != n_legs)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("seat and leg arrays must have the same length, not %d and %d",
-						n_seats, n_legs)));
+	seatmap_check_legs(map, legs);
+	n_seats = seat_leg_arrays(PG_GETARG_ARRAYTYPE_P(2), PG_GETARG_ARRAYTYPE_P(3),
+							  &seat_datums, &seat_nulls, &leg_datums, &leg_nulls);
 	seats = palloc(sizeof(int) * (n_seats + 1));
 	released = palloc(sizeof(Segment) * (n_seats + 1));
 	for (i = 0; i < n_seats; i++)
@@ -274,7 +273,7 @@ seatmap_free_matrix_sql(PG_FUNCTION_ARGS)
 
 		if (map_nulls[i])
 			continue;
-		map = map_arg(DatumGetByteaPP(map_datums[i]));
+		map = seatmap_checked(DatumGetByteaPP(map_datums[i]));
 		if (n_legs < 0)
 		{
 			n_legs = map->n_legs;

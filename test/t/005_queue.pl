@@ -76,6 +76,14 @@ END
 $$;
 });
 
+# pairs of live tickets that overlap, by an independent int4range check
+my $live_overlaps = q{
+SELECT count(*) FROM ticket.tickets a JOIN ticket.tickets b
+  ON a.run_id = b.run_id AND a.seat_id = b.seat_id AND a.ticket_id < b.ticket_id
+ AND int4range(ticket.lower(a.legs), ticket.upper(a.legs))
+     && int4range(ticket.lower(b.legs), ticket.upper(b.legs))
+WHERE a.status IN ('held', 'paid') AND b.status IN ('held', 'paid')};
+
 ok( $node->poll_query_until('postgres',
 		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'ticket queue worker'"),
 	'the queue worker runs');
@@ -130,13 +138,7 @@ SELECT count(*) FILTER (WHERE a.heard IS DISTINCT FROM (SELECT s::text FROM tick
        || '|' || (count(*) > 1000)
 FROM public.answer a WHERE a.request_id IS NOT NULL}),
 	'0|true', "every answer queue_wait() gave equals queue_status()'s, column by column");
-is( $node->safe_psql('postgres', q{
-SELECT count(*) FROM ticket.tickets a JOIN ticket.tickets b
-  ON a.run_id = b.run_id AND a.seat_id = b.seat_id AND a.ticket_id < b.ticket_id
- AND int4range(ticket.lower(a.legs), ticket.upper(a.legs))
-     && int4range(ticket.lower(b.legs), ticket.upper(b.legs))
-WHERE a.status IN ('held', 'paid') AND b.status IN ('held', 'paid')}),
-	'0', 'no two live tickets overlap');
+is($node->safe_psql('postgres', $live_overlaps), '0', 'no two live tickets overlap');
 # batches insert many tickets in one statement; the maps follow them once
 # per carriage (1.6): every map equals the one rebuilt from the live tickets
 is( $node->safe_psql('postgres', q{
@@ -378,13 +380,7 @@ FROM ticket.queue_request q WHERE q.run_id = $run3}),
 	'515151:done,515152:done,515153:done', 'every request taken from shared memory was recorded and served, in order');
 like(slurp_file($node->logfile), qr/batch of 3 requests on run $run3 failed, serving one/,
 	'the batch took the repair path');
-is( $node->safe_psql('postgres', q{
-SELECT count(*) FROM ticket.tickets a JOIN ticket.tickets b
-  ON a.run_id = b.run_id AND a.seat_id = b.seat_id AND a.ticket_id < b.ticket_id
- AND int4range(ticket.lower(a.legs), ticket.upper(a.legs))
-     && int4range(ticket.lower(b.legs), ticket.upper(b.legs))
-WHERE a.status IN ('held', 'paid') AND b.status IN ('held', 'paid')}),
-	'0', 'still no two live tickets overlap');
+is($node->safe_psql('postgres', $live_overlaps), '0', 'still no two live tickets overlap');
 
 $node->stop;
 done_testing();
