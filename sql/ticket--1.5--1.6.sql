@@ -148,6 +148,20 @@ BEGIN
 		LOOP
 			fail_state[unpaid.i] := 'dropped';
 		END LOOP;
+		-- One waiting request per user and run: enqueue looks for one where
+		-- it queues, so a user waiting in the table (a request written back
+		-- by a failed batch) may queue again in shared memory.  The later
+		-- request fails as enqueue would have refused it.
+		IF n_table > 0 THEN
+			FOR unpaid IN
+				SELECT u.i FROM unnest(users) WITH ORDINALITY u(user_id, i)
+				WHERE u.i > n_table AND u.user_id = ANY (users[1:n_table])
+			LOOP
+				fail_state[unpaid.i] := coalesce(fail_state[unpaid.i], 'TK020');
+				fail_message[unpaid.i] := coalesce(fail_message[unpaid.i],
+					format('user %s is already waiting in the queue of this train', users[unpaid.i]));
+			END LOOP;
+		END IF;
 	END IF;
 
 	BEGIN
