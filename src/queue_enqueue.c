@@ -37,8 +37,6 @@
 #include "utils/date.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
-#include "utils/hsearch.h"
-#include "utils/memutils.h"
 #include "commands/trigger.h"
 #include "utils/timestamp.h"
 #include "storage/latch.h"
@@ -299,6 +297,7 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 	int32		class_no = 0;	/* position in the enum, 0: any */
 	JourneyKey	key;
 	bool		keepable = false;
+	bool		journey_named;
 	bool		known = false;
 	JourneyFound journey;
 	uint64		timetable_changes = 0;
@@ -341,7 +340,8 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 	}
 
 	/* the journey, its run and what the queue needs to know about it */
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
+	journey_named = !(PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4));
+	if (!journey_named)
 		SPI_processed = 0;
 	else if (journey_cache_available()
 			 && (keepable = journey_key(&key, PG_GETARG_TEXT_PP(1), PG_GETARG_DATEADT(2),
@@ -355,7 +355,7 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 		known = run_live_read(journey.run_id, journey.from_stop, journey.to_stop,
 							  seat_class ? text_to_cstring(seat_class) : NULL, &live);
 	}
-	if (!known && !(PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4)))
+	if (!known && journey_named)
 	{
 		timetable_changes = queue_signal_timetable_changes();
 		values[0] = PG_GETARG_DATUM(1);

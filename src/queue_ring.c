@@ -819,6 +819,9 @@ ticket_queue_ring_answered(PG_FUNCTION_ARGS)
 			   *seat_nulls,
 			   *state_nulls,
 			   *message_nulls;
+	QueueRingServed *outcomes;
+	int64	   *outcome_ids;
+	int			nout = 0;
 	int			kept = 0;
 
 	if (ring == NULL || nowned == 0 || PG_ARGISNULL(0))
@@ -835,28 +838,28 @@ ticket_queue_ring_answered(PG_FUNCTION_ARGS)
 	array_elements(PG_GETARG_ARRAYTYPE_P(5), TEXTOID, n, &state_values, &state_nulls);
 	array_elements(PG_GETARG_ARRAYTYPE_P(6), TEXTOID, n, &message_values, &message_nulls);
 
+	/* the outcomes that fit a slot, read before the lock is taken */
+	outcomes = palloc(sizeof(QueueRingServed) * Max(n, 1));
+	outcome_ids = palloc(sizeof(int64) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
-		QueueRingServed served;
-		RingEntry  *e = NULL;
-		AnswerSlot *a;
-		int			slot;
+		QueueRingServed *served = &outcomes[nout];
 
 		if (id_nulls[i])
 			continue;
-		memset(&served, 0, sizeof(served));
-		served.done = !order_nulls[i];
-		if (served.done)
+		memset(served, 0, sizeof(QueueRingServed));
+		served->done = !order_nulls[i];
+		if (served->done)
 		{
 			const char *seat_no = text_element(seat_values, seat_nulls, i);
 
 			if (carriage_nulls[i] || seat_no == NULL || strlen(seat_no) >= QUEUE_RING_SEAT_NO_MAX
 				|| PG_ARGISNULL(4))
 				continue;
-			served.order_id = DatumGetInt64(order_values[i]);
-			served.carriage = DatumGetInt32(carriage_values[i]);
-			served.hold_until = PG_GETARG_TIMESTAMPTZ(4);
-			strlcpy(served.seat_no, seat_no, QUEUE_RING_SEAT_NO_MAX);
+			served->order_id = DatumGetInt64(order_values[i]);
+			served->carriage = DatumGetInt32(carriage_values[i]);
+			served->hold_until = PG_GETARG_TIMESTAMPTZ(4);
+			strlcpy(served->seat_no, seat_no, QUEUE_RING_SEAT_NO_MAX);
 		}
 		else
 		{
@@ -866,37 +869,40 @@ ticket_queue_ring_answered(PG_FUNCTION_ARGS)
 			if (state == NULL || strlen(state) != 5 || message == NULL
 				|| strlen(message) >= QUEUE_RING_MESSAGE_MAX)
 				continue;
-			strlcpy(served.sqlstate, state, sizeof(served.sqlstate));
-			strlcpy(served.message, message, QUEUE_RING_MESSAGE_MAX);
+			strlcpy(served->sqlstate, state, sizeof(served->sqlstate));
+			strlcpy(served->message, message, QUEUE_RING_MESSAGE_MAX);
 		}
+		outcome_ids[nout++] = DatumGetInt64(id_values[i]);
+	}
 
-		LWLockAcquire(ring->lock, LW_EXCLUSIVE);
+	LWLockAcquire(ring->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < nout; i++)
+	{
+		RingEntry  *e = NULL;
+		int			slot = (int) ((uint64) outcome_ids[i] % QUEUE_ANSWER_SLOTS);
+		AnswerSlot *a = &ring->answers[slot];
+
 		for (int k = 0; k < nowned && e == NULL; k++)
 		{
 			RingEntry  *o = &ring->entries[owned[k]];
 
-			if (o->state == ENTRY_TAKEN && o->request_id == DatumGetInt64(id_values[i]))
+			if (o->state == ENTRY_TAKEN && o->request_id == outcome_ids[i])
 				e = o;
 		}
-		slot = (int) ((uint64) DatumGetInt64(id_values[i]) % QUEUE_ANSWER_SLOTS);
-		a = &ring->answers[slot];
 		/* not one of ours, or the slot holds an answer not committed yet */
 		if (e == NULL || (a->request_id != 0 && !a->visible && !answer_is_of(slot, e)))
-		{
-			LWLockRelease(ring->lock);
 			continue;
-		}
-		served.position = e->position;
+		outcomes[i].position = e->position;
 		a->request_id = e->request_id;
 		a->dbid = e->dbid;
 		a->extension = e->extension;
 		a->visible = false;
-		a->served = served;
+		a->served = outcomes[i];
 		e->answer_slot = slot;
 		e->answer_subxid = GetCurrentSubTransactionId();
-		LWLockRelease(ring->lock);
 		kept++;
 	}
+	LWLockRelease(ring->lock);
 	PG_RETURN_INT32(kept);
 }
 
