@@ -13,10 +13,19 @@ PG_CFLAGS = -Wall -Wextra -Werror
 # Server headers as system headers: -Wextra then checks our code, not theirs.
 PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server)
 
-DATA = $(wildcard sql/$(EXTENSION)--*.sql)
+# The extension's SQL: today's definitions are written once, by concern, in
+# src/sql/ (read in file-name order); released scripts are frozen history in
+# src/updates/.  The install script of this version and the update script
+# from the last release are built: the update is the hand-written delta
+# (tables, drops) plus every function of src/sql/ (CREATE OR REPLACE, with its
+# comment and grants).  At a release, copy the built update script into
+# src/updates/ and never edit it again.
+PREV_VERSION = 1.6
+SQL_SRC = $(sort $(wildcard src/sql/*.sql))
+DATA = $(wildcard src/updates/$(EXTENSION)--*.sql)
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--$(PREV_VERSION)--$(EXTVERSION).sql
 
-TESTS = $(wildcard sql/*.sql)
-REGRESS = segrange_input segrange_ops segrange_index segrange_exclusion ticket_api extension_lifecycle
+REGRESS = segrange_input segrange_ops segrange_index segrange_exclusion ticket_api extension_lifecycle extension_upgrade
 # 1.2: queue and waitlist
 REGRESS += queue
 # 1.3: journey search
@@ -38,6 +47,19 @@ ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=test/isolation/temp
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# (after the include, so that "all" stays the default goal)
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_SRC) $(EXTENSION).control
+	{ printf -- '-- %s: built by make from the files of src/sql/; edit those, not this\n\n' $@; \
+	  printf '\\echo Use "CREATE EXTENSION $(EXTENSION) CASCADE" to load this file. \\quit\n\n'; \
+	  for f in $(SQL_SRC); do printf -- '-- %s\n\n' $$f; cat $$f; printf '\n'; done; } > $@
+
+$(EXTENSION)--$(PREV_VERSION)--$(EXTVERSION).sql: src/updates/delta--$(PREV_VERSION)--$(EXTVERSION).sql $(SQL_SRC) src/sql/functions_of.pl
+	{ printf -- '-- %s: built by make from src/updates/delta--$(PREV_VERSION)--$(EXTVERSION).sql and src/sql/\n\n' $@; \
+	  printf '\\echo Use "ALTER EXTENSION $(EXTENSION) UPDATE TO '"'"'$(EXTVERSION)'"'"'" to load this file. \\quit\n\n'; \
+	  printf 'SET LOCAL search_path = $(EXTENSION), pg_catalog;\n\n'; \
+	  cat src/updates/delta--$(PREV_VERSION)--$(EXTVERSION).sql; printf '\n-- every function of src/sql/, as of this version\n\n'; \
+	  perl src/sql/functions_of.pl $(SQL_SRC); } > $@
 
 EXTRA_CLEAN = test/fuzz/fuzz_segment test/fuzz/fuzz_seatmap test/fuzz/fuzz_seatassign test/fuzz/fuzz_seatgroup test/isolation/output tmp_check tmp_check_iso
 

@@ -1,0 +1,619 @@
+-- New SQLSTATEs (README lists them):
+--   TK018 queue full, try later          TK019 no such queued request
+--   TK020 already waiting in this queue  TK021 seats available: grab them
+--   TK022 invalid waitlist deadline      TK023 already on this waitlist
+--   TK024 no such waitlist request
+
+-- The queue ------------------------------------------------------------------
+--
+-- ticket.enqueue() accepts a request at once and gives it the next number
+-- of a sequence; a server (the background worker, or anyone calling
+-- ticket.serve_queue()) serves a run's requests strictly in that order,
+-- many per transaction.  Enqueuers of a run share a lock on its queue
+-- (an advisory lock, held to commit, never waited on by each other); a
+-- server takes it exclusively for an instant, which waits for the
+-- enqueuers in flight, and notes the sequence's last number: every request
+-- of the run numbered up to there is then committed or gone, so serving
+-- them in order never passes over one that would show up later.  Enqueuers
+-- never queue up on one row, so a crowd on one train costs no convoy.
+
+CREATE SEQUENCE queue_position_seq;
+COMMENT ON SEQUENCE queue_position_seq IS 'order of acceptance of queued requests, across all runs';
+SELECT pg_catalog.pg_extension_config_dump('queue_position_seq', '');
+
+-- Written only by servers, so enqueuers never wait for a batch to finish.
+CREATE TABLE queue_head (
+	run_id bigint PRIMARY KEY REFERENCES run ON DELETE CASCADE,
+	served bigint NOT NULL DEFAULT 0 CHECK (served >= 0),
+	last_served_at timestamptz,
+	seconds_per_request double precision
+);
+COMMENT ON TABLE queue_head IS 'per run: how many queued requests have been served, when last, and the recent service time per request (for wait estimates)';
+
+-- The queue ---------------------------------------------------------------------
+
+-- Requests are served in order, so every request of a run still waiting
+-- comes after the last one served: enqueue and the batches start their
+-- scans there instead of walking the index entries of served requests that
+-- wait for vacuum (thousands in a rush).
+ALTER TABLE queue_head ADD COLUMN last_position bigint NOT NULL DEFAULT 0;
+COMMENT ON COLUMN queue_head.last_position IS 'queue_position of the last request of the run served: every request still waiting comes after it';
+GRANT SELECT ON queue_head TO ticket_admin, ticket_app;
+SELECT pg_catalog.pg_extension_config_dump('queue_head', '');
+
+CREATE SEQUENCE queue_service_seq;
+COMMENT ON SEQUENCE queue_service_seq IS 'order in which queued requests were served, across all runs';
+SELECT pg_catalog.pg_extension_config_dump('queue_service_seq', '');
+
+CREATE TABLE queue_request (
+	request_id bigserial PRIMARY KEY,
+	run_id bigint NOT NULL REFERENCES run ON DELETE CASCADE,
+	-- unique by construction (a sequence); not indexed alone: servers read
+	-- waiting requests through queue_waiting_idx
+	queue_position bigint NOT NULL DEFAULT nextval('queue_position_seq'),
+	user_id bigint NOT NULL,
+	client_request_id text,
+	seat_class seat_class,
+	legs segrange NOT NULL,
+	status text NOT NULL DEFAULT 'waiting' CHECK (status IN ('waiting', 'done', 'failed')),
+	accepted_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+	served_at timestamptz,
+	service_no bigint,
+	-- no foreign key: only serve_queue() writes it, in the statement that
+	-- creates the order (a key check would lock and log every new order
+	-- row once more)
+	order_id bigint,
+	error_sqlstate text,
+	error_message text,
+	ahead_when_accepted bigint NOT NULL DEFAULT 0,
+	served_when_accepted bigint NOT NULL DEFAULT 0,
+	UNIQUE (user_id, client_request_id),
+	CHECK ((status = 'waiting') = (served_at IS NULL)),
+	CHECK ((status = 'done') = (order_id IS NOT NULL)),
+	CHECK ((status = 'failed') = (error_sqlstate IS NOT NULL))
+);
+
+-- one waiting request per user and run, as grab allows one unpaid order
+CREATE UNIQUE INDEX queue_one_waiting_per_run ON queue_request (user_id, run_id) WHERE status = 'waiting';
+CREATE INDEX queue_waiting_idx ON queue_request (run_id, queue_position) WHERE status = 'waiting';
+COMMENT ON TABLE queue_request IS 'requests accepted by ticket.enqueue(): waiting, then done (with an order) or failed (with an SQLSTATE)';
+COMMENT ON COLUMN queue_request.queue_position IS 'order of acceptance (one sequence for all runs): a run''s requests are served in this order';
+COMMENT ON COLUMN queue_request.ahead_when_accepted IS 'requests of the run waiting ahead when this one was accepted; with queue_head.served then and now, queue_status() tells how many still are without counting them';
+COMMENT ON COLUMN queue_request.service_no IS 'global order of service (queue_service_seq): served in position order, it grows with queue_position';
+GRANT SELECT ON queue_request TO ticket_admin, ticket_app;
+SELECT pg_catalog.pg_extension_config_dump('queue_request', '');
+SELECT pg_catalog.pg_extension_config_dump('queue_request_request_id_seq', '');
+
+CREATE TYPE queue_entry AS (
+	request_id bigint,
+	queue_position bigint,
+	ahead bigint,
+	status text
+);
+COMMENT ON TYPE queue_entry IS 'a queued request as ticket.enqueue() returns it: its id, its number in the order of acceptance and how many requests of its run are waiting ahead of it';
+
+CREATE OR REPLACE FUNCTION queue_max_waiting() RETURNS integer
+	AS 'MODULE_PATHNAME', 'ticket_queue_max_waiting' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION queue_max_waiting() IS 'the setting ticket.queue_max_waiting: most requests one run''s queue may hold unserved';
+
+-- Wake-ups (src/queue_signal.c) ------------------------------------------------
+--
+-- With ticket in shared_preload_libraries (the queue worker needs it anyway)
+-- a committed batch wakes the sessions waiting in queue_wait() on its run,
+-- and a committed enqueue wakes the worker, instead of both looking again
+-- and again.  Not preloaded, queue_batch_count() is NULL and queue_wait()
+-- waits as before.
+
+CREATE OR REPLACE FUNCTION queue_batch_count(run_id bigint) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'ticket_queue_batch_count' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION queue_batch_count(bigint) IS 'internal: batches committed so far on the wake-up slot of a run (NULL: ticket is not preloaded, no wake-ups)';
+REVOKE EXECUTE ON FUNCTION queue_batch_count(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION queue_batch_count(bigint) TO ticket_app, ticket_admin;
+
+CREATE OR REPLACE FUNCTION queue_sleep(run_id bigint, seen bigint, until timestamptz) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'ticket_queue_sleep' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION queue_sleep(bigint, bigint, timestamptz) IS 'internal: sleep until a batch of the run''s wake-up slot commits after the count seen, until the given time, or at most a second; true if a batch came';
+REVOKE EXECUTE ON FUNCTION queue_sleep(bigint, bigint, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION queue_sleep(bigint, bigint, timestamptz) TO ticket_app, ticket_admin;
+
+CREATE OR REPLACE FUNCTION queue_notify_served(run_id bigint) RETURNS void
+	AS 'MODULE_PATHNAME', 'ticket_queue_notify_served' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION queue_notify_served(bigint) IS 'internal: when this transaction commits, wake the sessions waiting in queue_wait() on the run';
+REVOKE EXECUTE ON FUNCTION queue_notify_served(bigint) FROM PUBLIC;
+
+-- Requests in shared memory (src/queue_ring.c) ---------------------------------
+--
+-- With the library preloaded, enqueue() keeps a request in shared memory
+-- until a server serves it: it writes no row, so a click costs a lookup of
+-- the journey and a few checks.  serve_queue() takes the run's requests
+-- from there in order (never past one still being accepted) and writes
+-- them to queue_request in the batch that serves them.
+
+CREATE OR REPLACE FUNCTION queue_ring_take(run_id bigint, batch_size integer,
+	OUT request_id bigint, OUT queue_position bigint, OUT user_id bigint, OUT from_stop integer,
+	OUT to_stop integer, OUT seat_class integer, OUT client_request_id text, OUT accepted_at timestamptz,
+	OUT ahead_when_accepted bigint, OUT served_when_accepted bigint)
+RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'ticket_queue_ring_take' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION queue_ring_take(bigint, integer) IS 'internal: up to batch_size requests of a run waiting in shared memory, in order, stopping before one still being accepted; they are this transaction''s until it commits (then gone) or aborts (then waiting again)';
+REVOKE EXECUTE ON FUNCTION queue_ring_take(bigint, integer) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION queue_ring_runs() RETURNS SETOF bigint
+	AS 'MODULE_PATHNAME', 'ticket_queue_ring_runs' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION queue_ring_runs() IS 'internal: runs of this database with requests waiting in shared memory';
+REVOKE EXECUTE ON FUNCTION queue_ring_runs() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION queue_ring_request(request_id bigint,
+	OUT run_id bigint, OUT queue_position bigint, OUT ahead_when_accepted bigint, OUT served_when_accepted bigint)
+RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'ticket_queue_ring_request' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION queue_ring_request(bigint) IS 'internal: a request still waiting in shared memory (no row: served, or not there)';
+REVOKE EXECUTE ON FUNCTION queue_ring_request(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION queue_ring_request(bigint) TO ticket_app, ticket_admin;
+
+CREATE OR REPLACE FUNCTION queue_ring_waiting(OUT run_id bigint, OUT waiting bigint, OUT last_position bigint)
+RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'ticket_queue_ring_waiting' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION queue_ring_waiting() IS 'internal: per run, the requests waiting in shared memory and the highest position among them';
+REVOKE EXECUTE ON FUNCTION queue_ring_waiting() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION queue_ring_waiting() TO ticket_admin;
+
+-- A server leaves the outcome of each request it took from shared memory
+-- there too (src/queue_ring.c); queue_wait() answers a waiter woken by the
+-- batch from it, without a query.  (In 1.5 every answer was one more query
+-- over queue_request, orders, tickets and seat, for every request.)
+CREATE OR REPLACE FUNCTION queue_ring_answered(request_ids bigint[], order_ids bigint[], carriages integer[],
+	seat_nos text[], hold_until timestamptz, error_sqlstates text[], error_messages text[])
+	RETURNS integer
+	AS 'MODULE_PATHNAME', 'ticket_queue_ring_answered' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION queue_ring_answered(bigint[], bigint[], integer[], text[], timestamptz, text[], text[]) IS 'internal: the outcomes of requests this transaction took from shared memory, for their waiters once it commits; returns how many were kept';
+REVOKE EXECUTE ON FUNCTION queue_ring_answered(bigint[], bigint[], integer[], text[], timestamptz, text[], text[]) FROM PUBLIC;
+
+-- What is queued now, wherever it waits: waiting requests are in shared
+-- memory (preloaded) or in queue_request (not preloaded, or written by a
+-- batch that has not committed).
+CREATE OR REPLACE FUNCTION waiting_requests(OUT run_id bigint, OUT waiting bigint, OUT last_position bigint)
+RETURNS SETOF record
+LANGUAGE sql VOLATILE SET search_path = ticket, pg_catalog, pg_temp AS $$
+	SELECT x.run_id, sum(x.waiting)::bigint, max(x.last_position)
+	FROM (SELECT q.run_id, count(*), max(q.queue_position) FROM queue_request q
+	      WHERE q.status = 'waiting' GROUP BY q.run_id
+	      UNION ALL
+	      SELECT r.run_id, r.waiting, r.last_position FROM queue_ring_waiting() r) x(run_id, waiting, last_position)
+	GROUP BY x.run_id ORDER BY x.run_id
+$$;
+COMMENT ON FUNCTION waiting_requests() IS 'per run with queued requests not served yet: how many wait and the highest position handed out among them (administration and monitoring)';
+REVOKE EXECUTE ON FUNCTION waiting_requests() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION waiting_requests() TO ticket_admin;
+
+CREATE OR REPLACE FUNCTION queued_runs() RETURNS TABLE (run_id bigint)
+LANGUAGE sql VOLATILE SET search_path = ticket, pg_catalog, pg_temp AS $$
+	-- the distinct runs of the waiting-requests index, one probe per run
+	WITH RECURSIVE runs AS (
+		(SELECT q.run_id FROM queue_request q WHERE q.status = 'waiting' ORDER BY q.run_id LIMIT 1)
+		UNION ALL
+		SELECT (SELECT q.run_id FROM queue_request q
+		        WHERE q.status = 'waiting' AND q.run_id > runs.run_id ORDER BY q.run_id LIMIT 1)
+		FROM runs WHERE runs.run_id IS NOT NULL)
+	SELECT runs.run_id FROM runs WHERE runs.run_id IS NOT NULL
+	UNION
+	SELECT x.run_id FROM queue_ring_runs() x(run_id)
+	ORDER BY 1
+$$;
+COMMENT ON FUNCTION queued_runs() IS 'runs with queued requests not served yet (the queue worker serves them one transaction per run)';
+REVOKE EXECUTE ON FUNCTION queued_runs() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION queued_runs() TO ticket_admin;
+
+-- enqueue in C (src/queue_enqueue.c): the same checks, messages and
+-- SQLSTATEs as 1.2 in a few kept plans; with the library preloaded the
+-- request goes into shared memory (src/queue_ring.c), else into the table.
+CREATE OR REPLACE FUNCTION enqueue(user_id bigint, train text, service_date date, from_station text,
+	to_station text, seat_class text DEFAULT NULL, request_id text DEFAULT NULL)
+RETURNS queue_entry
+	AS 'MODULE_PATHNAME', 'ticket_enqueue'
+	LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp;
+COMMENT ON FUNCTION enqueue(bigint, text, date, text, text, text, text) IS 'queue a grab (same arguments as ticket.grab): returns at once with the request id and its position; requests of a run are served strictly in order, in batches; TK018 when the queue is full';
+REVOKE EXECUTE ON FUNCTION enqueue(bigint, text, date, text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION enqueue(bigint, text, date, text, text, text, text) TO ticket_app, ticket_admin;
+
+CREATE OR REPLACE FUNCTION queue_status(request_id bigint,
+	OUT status text, OUT queue_position bigint, OUT ahead bigint, OUT estimated_wait interval,
+	OUT order_id bigint, OUT carriage integer, OUT seat_no text, OUT hold_until timestamptz,
+	OUT error_sqlstate text, OUT error_message text)
+LANGUAGE plpgsql VOLATILE SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	q queue_request;
+	h queue_head;
+BEGIN
+	SELECT * INTO q FROM queue_request x WHERE x.request_id = queue_status.request_id;
+	IF NOT FOUND THEN
+		-- still waiting in shared memory?  (A server writes it to the table
+		-- and commits before it lets go of it there, so the second look at
+		-- the table, with a new snapshot, finds one served in between.)
+		SELECT x.run_id, x.queue_position, x.ahead_when_accepted, x.served_when_accepted, 'waiting'
+		INTO q.run_id, q.queue_position, q.ahead_when_accepted, q.served_when_accepted, q.status
+		FROM queue_ring_request(queue_status.request_id) x;
+		IF NOT FOUND THEN
+			SELECT * INTO q FROM queue_request x WHERE x.request_id = queue_status.request_id;
+			IF NOT FOUND THEN
+				RAISE EXCEPTION 'no such queued request: %', request_id USING ERRCODE = 'TK019';
+			END IF;
+		END IF;
+	END IF;
+	status := q.status;
+	queue_position := q.queue_position;
+	IF q.status = 'waiting' THEN
+		-- Served in order: whatever was served since this request was
+		-- accepted was ahead of it.  (Requests still being accepted then
+		-- were not counted, so this errs on the short side; never below 0.)
+		SELECT * INTO h FROM queue_head x WHERE x.run_id = q.run_id;
+		ahead := greatest(q.ahead_when_accepted - (coalesce(h.served, 0) - q.served_when_accepted), 0);
+		estimated_wait := make_interval(secs => (ahead + 1) * coalesce(h.seconds_per_request, 0.001));
+	ELSIF q.status = 'done' THEN
+		-- (what order_row() tells, in one statement: this runs for every answer)
+		SELECT o.order_id, s.carriage_no, s.seat_no, o.hold_until
+		INTO queue_status.order_id, carriage, seat_no, hold_until
+		FROM orders o
+		JOIN LATERAL (SELECT t.seat_id FROM tickets t WHERE t.order_id = o.order_id
+		              ORDER BY t.ticket_id DESC LIMIT 1) t ON true
+		JOIN seat s ON s.seat_id = t.seat_id
+		WHERE o.order_id = q.order_id;
+	ELSE
+		error_sqlstate := q.error_sqlstate;
+		error_message := q.error_message;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION queue_status(bigint) IS 'a queued request (call it in READ COMMITTED): waiting (position, requests ahead, estimated wait), done (its order, seat and hold deadline) or failed (SQLSTATE and message, as ticket.grab would have raised)';
+REVOKE EXECUTE ON FUNCTION queue_status(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION queue_status(bigint) TO ticket_app, ticket_admin;
+
+-- Wait for a queued request's answer, up to a timeout, without polling.
+-- With the library preloaded, the caller sleeps until a batch of its run
+-- commits (queue_sleep); otherwise on the lock a batch of the run holds
+-- until it commits.  It looks again after each batch.
+-- queue_wait in C (src/queue_enqueue.c): a request waiting in shared
+-- memory sleeps there until a batch has served it; one waiting in the table
+-- sleeps until a batch of its run commits (or, not preloaded, on the lock a
+-- batch holds); then one query gives the answer.
+CREATE OR REPLACE FUNCTION queue_wait(request_id bigint, timeout interval DEFAULT '30 seconds',
+	OUT status text, OUT queue_position bigint, OUT ahead bigint, OUT estimated_wait interval,
+	OUT order_id bigint, OUT carriage integer, OUT seat_no text, OUT hold_until timestamptz,
+	OUT error_sqlstate text, OUT error_message text)
+	AS 'MODULE_PATHNAME', 'ticket_queue_wait' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION queue_wait(bigint, interval) IS 'queue_status() once the request is served or the timeout (default 30 s) has passed, whichever comes first; sleeps while batches are served instead of polling';
+REVOKE EXECUTE ON FUNCTION queue_wait(bigint, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION queue_wait(bigint, interval) TO ticket_app, ticket_admin;
+
+CREATE OR REPLACE FUNCTION serve_queue(run_id bigint DEFAULT NULL, batch_size integer DEFAULT 500)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	r record;
+	n integer := 0;
+	started timestamptz := clock_timestamp();
+	ids bigint[];
+	positions bigint[];
+	served_up_to bigint;
+	ring_top bigint;
+	ring_top_id bigint;
+	users bigint[];
+	journeys segrange[];
+	wanted integer[];
+	client_ids text[];
+	fail_state text[];
+	fail_message text[];
+	unpaid record;
+	stale bigint[];
+	maps bytea[];
+	map_class integer[];
+	map_carriage integer[];
+	seating integer[];
+	unseated boolean;
+	service_nos bigint[];
+	horizon bigint;
+	got booking;
+	until timestamptz := now() + hold_timeout();
+	state text;
+	message text;
+	answers integer;
+	n_table integer := 0;
+	ring record;
+BEGIN
+	IF batch_size IS NULL OR batch_size < 1 THEN
+		RAISE EXCEPTION 'batch size must be at least 1' USING ERRCODE = 'TK017';
+	END IF;
+	IF run_id IS NULL THEN
+		FOR r IN SELECT x.run_id FROM queued_runs() x LOOP
+			n := n + serve_queue(r.run_id, batch_size);
+		END LOOP;
+		RETURN n;
+	END IF;
+
+	-- one server per run at a time; another one busy with it will get to these
+	IF NOT pg_try_advisory_xact_lock(hashtext('ticket.serve_queue'), hashint8(serve_queue.run_id)) THEN
+		RETURN 0;
+	END IF;
+	-- A batch is under way: queue_wait() callers sleep on this until it
+	-- commits.  Only tried: a caller may hold it for an instant, and the
+	-- batch must not wait for callers (they then look again a little later).
+	PERFORM pg_try_advisory_xact_lock(hashtext('ticket.queue_batch'), hashint8(serve_queue.run_id));
+	SELECT ru.run_id, ru.train_id, ru.status, ru.service_date, t.code INTO r
+	FROM run ru JOIN train t USING (train_id) WHERE ru.run_id = serve_queue.run_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no such run: %', run_id USING ERRCODE = 'TK008';
+	END IF;
+
+	-- The horizon: wait for the run's enqueuers in flight (see above).  A
+	-- session lock, released at once, so enqueuers wait only for an instant.
+	-- Served in order, so every request still waiting comes after the last
+	-- one served: the scan starts there, not at the served requests whose
+	-- index entries wait for vacuum.
+	SELECT coalesce(max(h.last_position), 0) INTO served_up_to FROM queue_head h WHERE h.run_id = r.run_id;
+	PERFORM pg_advisory_lock(hashtext('ticket.queue'), hashint8(r.run_id));
+	SELECT s.last_value INTO horizon FROM queue_position_seq s;
+	PERFORM pg_advisory_unlock(hashtext('ticket.queue'), hashint8(r.run_id));
+	-- Requests waiting in the table (accepted without the library
+	-- preloaded, or given back by a batch that could not keep them) first.
+	SELECT array_agg(x.request_id ORDER BY x.queue_position), array_agg(x.user_id ORDER BY x.queue_position),
+	       array_agg(x.legs ORDER BY x.queue_position),
+	       array_agg(array_position(enum_range(NULL::seat_class), x.seat_class) ORDER BY x.queue_position),
+	       array_agg(x.client_request_id ORDER BY x.queue_position),
+	       array_agg(x.queue_position ORDER BY x.queue_position)
+	INTO ids, users, journeys, wanted, client_ids, positions
+	FROM (SELECT * FROM queue_request q
+	      WHERE q.run_id = r.run_id AND q.status = 'waiting'
+	        AND q.queue_position > served_up_to AND q.queue_position <= horizon
+	      ORDER BY q.queue_position LIMIT batch_size) x;
+	n_table := coalesce(cardinality(ids), 0);
+	-- Then requests waiting in shared memory: they come after every one in
+	-- the table (numbered on from the sequences).  They are written to the
+	-- table only once, served, by the statement that serves them below.  The
+	-- sequences are moved past their numbers, so requests accepted into the
+	-- table later (the library no longer preloaded) still come after them.
+	-- (taking none when the table filled the batch: ring is set all the same)
+	SELECT array_agg(t.request_id ORDER BY t.queue_position) AS ids,
+	       array_agg(t.user_id ORDER BY t.queue_position) AS users,
+	       array_agg(segrange(t.from_stop, t.to_stop) ORDER BY t.queue_position) AS journeys,
+	       array_agg(t.seat_class ORDER BY t.queue_position) AS wanted,
+	       array_agg(t.client_request_id ORDER BY t.queue_position) AS client_ids,
+	       array_agg(t.queue_position ORDER BY t.queue_position) AS positions,
+	       array_agg(t.accepted_at ORDER BY t.queue_position) AS accepted,
+	       array_agg(t.ahead_when_accepted ORDER BY t.queue_position) AS ahead,
+	       array_agg(t.served_when_accepted ORDER BY t.queue_position) AS served_when,
+	       max(t.queue_position) AS top, max(t.request_id) AS top_id
+	INTO ring
+	FROM queue_ring_take(r.run_id, batch_size - n_table) t;
+	IF ring.ids IS NOT NULL THEN
+		ids := ids || ring.ids;
+		users := users || ring.users;
+		journeys := journeys || ring.journeys;
+		wanted := wanted || ring.wanted;
+		client_ids := client_ids || ring.client_ids;
+		positions := positions || ring.positions;
+		ring_top := ring.top;
+		ring_top_id := ring.top_id;
+		IF ring_top > horizon THEN
+			PERFORM setval('queue_position_seq', ring_top);
+		END IF;
+		IF ring_top_id > (SELECT s.last_value FROM queue_request_request_id_seq s) THEN
+			PERFORM setval('queue_request_request_id_seq', ring_top_id);
+		END IF;
+	END IF;
+	n := coalesce(cardinality(ids), 0);
+	IF n = 0 THEN
+		RETURN 0;
+	END IF;
+	fail_state := array_fill(NULL::text, ARRAY[n]);
+	fail_message := fail_state;
+	-- A request id used twice at the same instant, once in the table and
+	-- once in shared memory: the request accepted first stands, the other
+	-- is dropped (its client hears TK019 and asks again).
+	IF n > n_table THEN
+		FOR unpaid IN
+			SELECT u.i FROM unnest(users, client_ids) WITH ORDINALITY u(user_id, client_id, i)
+			WHERE u.i > n_table AND u.client_id IS NOT NULL
+			  AND EXISTS (SELECT 1 FROM queue_request q
+			              WHERE q.user_id = u.user_id AND q.client_request_id = u.client_id)
+		LOOP
+			fail_state[unpaid.i] := 'dropped';
+		END LOOP;
+		-- One waiting request per user and run: enqueue looks for one where
+		-- it queues, so a user waiting in the table (a request written back
+		-- by a failed batch) may queue again in shared memory.  The later
+		-- request fails as enqueue would have refused it.
+		IF n_table > 0 THEN
+			FOR unpaid IN
+				SELECT u.i FROM unnest(users) WITH ORDINALITY u(user_id, i)
+				WHERE u.i > n_table AND u.user_id = ANY (users[1:n_table])
+			LOOP
+				fail_state[unpaid.i] := coalesce(fail_state[unpaid.i], 'TK020');
+				fail_message[unpaid.i] := coalesce(fail_message[unpaid.i],
+					format('user %s is already waiting in the queue of this train', users[unpaid.i]));
+			END LOOP;
+		END IF;
+	END IF;
+
+	BEGIN
+		PERFORM lock_run_inventory(r.run_id);
+		IF r.status <> 'open' THEN
+			fail_state := array_fill('TK012'::text, ARRAY[n]);
+			fail_message := array_fill(format('sales are not open for train %s on %s', r.code, r.service_date), ARRAY[n]);
+		END IF;
+
+		-- Unpaid orders of these users on the run.  Ones past their deadline
+		-- are expired here, unless their payment holds them right now (it
+		-- waits for the carriages this batch holds: waiting for it here
+		-- would deadlock); then they still count.
+		SELECT array_agg(o.order_id) INTO stale FROM orders o
+		WHERE o.run_id = r.run_id AND o.status = 'held' AND o.user_id = ANY (users) AND o.hold_until <= now();
+		IF stale IS NOT NULL THEN
+			SELECT array_agg(x.order_id) INTO stale FROM (
+				SELECT o.order_id FROM orders o
+				WHERE o.order_id = ANY (stale) AND o.status = 'held' FOR UPDATE SKIP LOCKED) x;
+			PERFORM expire_orders(stale);
+		END IF;
+		-- (one waiting request per user and run, so a user is at one place)
+		FOR unpaid IN
+			-- LATERAL ... LIMIT 1: one probe of the (user, run) index per user,
+			-- never a scan of the run's orders, whatever the statistics say
+			SELECT u.i FROM unnest(users) WITH ORDINALITY u(user_id, i)
+			JOIN LATERAL (SELECT 1 FROM orders o
+			              WHERE o.user_id = u.user_id AND o.run_id = r.run_id AND o.status = 'held'
+			              LIMIT 1) o ON true
+		LOOP
+			fail_state[unpaid.i] := coalesce(fail_state[unpaid.i], 'TK002');
+			fail_message[unpaid.i] := coalesce(fail_message[unpaid.i],
+				format('user %s already has an unpaid order on this train', users[unpaid.i]));
+		END LOOP;
+		FOR unpaid IN
+			SELECT u.i FROM unnest(users, client_ids) WITH ORDINALITY u(user_id, client_id, i)
+			WHERE u.client_id IS NOT NULL
+			  AND EXISTS (SELECT 1 FROM orders o WHERE o.user_id = u.user_id AND o.request_id = u.client_id)
+		LOOP
+			fail_state[unpaid.i] := coalesce(fail_state[unpaid.i], 'TK013');
+			fail_message[unpaid.i] := coalesce(fail_message[unpaid.i],
+				format('request id "%s" was already used for another request', client_ids[unpaid.i]));
+		END LOOP;
+
+		-- Seats, in queue order.  If some find none while expired holds
+		-- still mark seats as taken, release those (the waitlist gets them
+		-- first, as always) and seat the rest once more.
+		FOR attempt IN 1..2 LOOP
+			SELECT array_agg(rc.map ORDER BY rc.carriage_no),
+			       array_agg(array_position(enum_range(NULL::seat_class), rc.seat_class) ORDER BY rc.carriage_no),
+			       array_agg(rc.carriage_no ORDER BY rc.carriage_no)
+			INTO maps, map_class, map_carriage
+			FROM run_carriage rc WHERE rc.run_id = r.run_id;
+			seating := seatmap_assign(maps, map_class,
+				ARRAY(SELECT CASE WHEN fail_state[i] IS NULL THEN journeys[i] END
+				      FROM generate_series(1, n) i ORDER BY i),
+				wanted);
+
+			unseated := false;
+			FOR i IN 1..n LOOP
+				IF fail_state[i] IS NULL AND seating[2 * i - 1] IS NULL THEN
+					unseated := true;
+					EXIT;
+				END IF;
+			END LOOP;
+			EXIT WHEN NOT unseated OR attempt = 2 OR release_expired_holds(r.run_id) = 0;
+		END LOOP;
+
+		-- numbers of service in queue order (generate_series yields in order)
+		SELECT array_agg(nextval('queue_service_seq')) INTO service_nos FROM generate_series(1, n);
+		WITH seated AS (
+			SELECT i, users[i] AS user_id, client_ids[i] AS client_id, journeys[i] AS legs,
+			       map_carriage[seating[2 * i - 1]] AS carriage_no, seating[2 * i] AS seat_index,
+			       nextval('orders_order_id_seq') AS order_id
+			FROM generate_series(1, n) i
+			WHERE fail_state[i] IS NULL AND seating[2 * i - 1] IS NOT NULL
+			ORDER BY i),
+		new_tickets AS (
+			INSERT INTO tickets (order_id, run_id, seat_id, legs, status, hold_until)
+			SELECT x.order_id, r.run_id, s.seat_id, x.legs, 'held', until
+			FROM seated x JOIN seat s ON s.train_id = r.train_id AND s.carriage_no = x.carriage_no
+			                         AND s.seat_index = x.seat_index
+			RETURNING order_id, seat_id),
+		new_orders AS (
+			INSERT INTO orders (order_id, user_id, run_id, request_id, seat_class, legs, hold_until)
+			SELECT x.order_id, x.user_id, r.run_id, x.client_id, rc.seat_class, x.legs, until
+			FROM seated x JOIN run_carriage rc ON rc.run_id = r.run_id AND rc.carriage_no = x.carriage_no
+			RETURNING order_id, user_id),
+		outcome AS (
+			SELECT b.i, ids[b.i] AS request_id, o.order_id, service_nos[b.i] AS service_no,
+			       CASE WHEN o.order_id IS NULL THEN 'failed' ELSE 'done' END AS status,
+			       CASE WHEN o.order_id IS NULL THEN coalesce(fail_state[b.i], 'TK001') END AS error_sqlstate,
+			       CASE WHEN o.order_id IS NULL THEN coalesce(fail_message[b.i],
+			           format('sold out: no %s seat on train %s on %s %s',
+			                  coalesce((enum_range(NULL::seat_class))[wanted[b.i]]::text, 'free'),
+			                  r.code, r.service_date, journeys[b.i])) END AS error_message
+			FROM generate_series(1, n) b(i) LEFT JOIN seated o ON o.i = b.i
+			WHERE fail_state[b.i] IS DISTINCT FROM 'dropped'),
+		-- requests from the table: served
+		served_rows AS (
+			UPDATE queue_request q
+			SET status = x.status, served_at = clock_timestamp(), service_no = x.service_no,
+			    order_id = x.order_id, error_sqlstate = x.error_sqlstate, error_message = x.error_message
+			FROM outcome x
+			WHERE x.i <= n_table AND q.request_id = x.request_id),
+		-- requests from shared memory: written once, served
+		answered AS (
+			INSERT INTO queue_request AS q (request_id, run_id, queue_position, user_id, client_request_id,
+				seat_class, legs, accepted_at, ahead_when_accepted, served_when_accepted,
+				status, served_at, service_no, order_id, error_sqlstate, error_message)
+			SELECT x.request_id, r.run_id, positions[x.i], users[x.i], client_ids[x.i],
+			       (enum_range(NULL::seat_class))[wanted[x.i]], journeys[x.i],
+			       ring.accepted[x.i - n_table], ring.ahead[x.i - n_table], ring.served_when[x.i - n_table],
+			       x.status, clock_timestamp(), x.service_no, x.order_id, x.error_sqlstate, x.error_message
+			FROM outcome x
+			WHERE x.i > n_table
+			ORDER BY x.i
+			RETURNING q.request_id, q.order_id, q.error_sqlstate, q.error_message)
+		-- the answers, for their waiters: they see them when this commits,
+		-- without a query
+		SELECT queue_ring_answered(array_agg(a.request_id), array_agg(a.order_id), array_agg(k.carriage_no),
+		                           array_agg(k.seat_no), until, array_agg(a.error_sqlstate),
+		                           array_agg(a.error_message))
+		INTO answers
+		FROM answered a LEFT JOIN new_tickets t ON t.order_id = a.order_id LEFT JOIN seat k ON k.seat_id = t.seat_id;
+	EXCEPTION WHEN OTHERS THEN
+		-- Something no check above foresaw (the exclusion constraint, say):
+		-- nothing of the batch is kept.  Serve its first request alone, the
+		-- way grab does, so a request that fails every time cannot hold the
+		-- queue up.
+		GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+		-- the requests taken from shared memory wait in the table from now
+		-- on (this transaction lets go of them there when it commits)
+		INSERT INTO queue_request AS q (request_id, run_id, queue_position, user_id, client_request_id,
+			seat_class, legs, accepted_at, ahead_when_accepted, served_when_accepted)
+		SELECT ids[i], r.run_id, positions[i], users[i], client_ids[i],
+		       (enum_range(NULL::seat_class))[wanted[i]], journeys[i],
+		       ring.accepted[i - n_table], ring.ahead[i - n_table], ring.served_when[i - n_table]
+		FROM generate_series(n_table + 1, n) i
+		WHERE fail_state[i] IS DISTINCT FROM 'dropped'
+		ORDER BY i
+		ON CONFLICT DO NOTHING;
+		IF state IN ('40P01', '40001', '55P03') OR fail_state[1] IS NOT DISTINCT FROM 'dropped' THEN
+			-- lost a race for the carriages (a deadlock PostgreSQL broke by
+			-- choosing this batch): nothing of it is kept, the next call
+			-- serves the same requests in the same order
+			RAISE LOG 'ticket queue: batch of % requests on run % rolled back: %', n, r.run_id, message;
+			RETURN 0;
+		END IF;
+		RAISE WARNING 'ticket queue: batch of % requests on run % failed, serving one: %', n, r.run_id, message;
+		n := 1;
+		BEGIN
+			got := hold_seat(users[1], r.run_id, r.train_id, journeys[1],
+				(enum_range(NULL::seat_class))[wanted[1]], client_ids[1], true,
+				format('on train %s on %s %s', r.code, r.service_date, journeys[1]));
+			UPDATE queue_request q SET status = 'done', served_at = clock_timestamp(),
+				service_no = nextval('queue_service_seq'), order_id = got.order_id
+			WHERE q.request_id = ids[1];
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+			UPDATE queue_request q SET status = 'failed', served_at = clock_timestamp(),
+				service_no = nextval('queue_service_seq'), error_sqlstate = state, error_message = message
+			WHERE q.request_id = ids[1];
+		END;
+	END;
+
+	INSERT INTO queue_head AS h (run_id, served, last_served_at, seconds_per_request, last_position)
+	VALUES (r.run_id, n, clock_timestamp(), extract(epoch FROM clock_timestamp() - started) / n, positions[n])
+	ON CONFLICT ON CONSTRAINT queue_head_pkey DO UPDATE
+	SET served = h.served + n, last_served_at = excluded.last_served_at,
+	    last_position = greatest(h.last_position, excluded.last_position),
+	    -- a moving average over recent batches
+	    seconds_per_request = coalesce(0.7 * h.seconds_per_request + 0.3 * excluded.seconds_per_request,
+	                                   excluded.seconds_per_request);
+	-- wake the run's waiters at commit; requests taken from shared memory
+	-- wake them anyway, once they are let go of there
+	IF ring_top IS NULL THEN
+		PERFORM queue_notify_served(r.run_id);
+	END IF;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION serve_queue(bigint, integer) IS 'serve up to batch_size queued requests of a run (NULL: of every run) in order, in this transaction; the queue worker calls it; returns how many were served';
+REVOKE EXECUTE ON FUNCTION serve_queue(bigint, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION serve_queue(bigint, integer) TO ticket_admin;

@@ -1,0 +1,5 @@
+-- The hand-written part of the update from 1.6 to 1.7: what CREATE OR
+-- REPLACE FUNCTION cannot do (tables, types, triggers, dropped or renamed
+-- functions).  The build appends every function of src/sql/.
+--
+-- 1.7 reorganised the source; its tables are those of 1.6.
