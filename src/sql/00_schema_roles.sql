@@ -6,6 +6,13 @@ SET LOCAL search_path = ticket, pg_catalog;
 COMMENT ON SCHEMA ticket IS 'ticket: seat sales for trains, with overlapping bookings made impossible by PostgreSQL itself';
 
 -- roles ---------------------------------------------------------------------
+--
+-- Two roles, cluster-wide (they outlive DROP EXTENSION on purpose): members
+-- of ticket_admin run the timetable and sales, members of ticket_app sell.
+-- Every object's grants are written beside it: tables are readable by both
+-- and written only through the functions; a function is executable by PUBLIC
+-- only where nothing says otherwise, and every one that changes data says
+-- which role may call it (internal ones are revoked from PUBLIC).
 
 DO $$
 BEGIN

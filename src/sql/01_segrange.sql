@@ -1,3 +1,7 @@
+-- ticket.segrange: the legs [from, to) of a journey as a C type, with the
+-- operators and btree, hash and GiST operator classes that let an EXCLUDE
+-- constraint refuse two live tickets sharing a leg of a seat.
+
 -- the type ------------------------------------------------------------------
 
 CREATE TYPE segrange;

@@ -1,4 +1,6 @@
--- timetable -----------------------------------------------------------------
+-- The timetable: stations, trains and their stops with times, carriages and
+-- seats; the lookups that resolve what callers name; its administration.
+-- Times are offsets from 00:00 of a train's service date, in Beijing time.
 
 CREATE TYPE seat_class AS ENUM
 	('business', 'first', 'second', 'soft_sleeper', 'hard_sleeper', 'hard_seat');
@@ -267,8 +269,6 @@ END
 $$;
 COMMENT ON FUNCTION route_stops(integer, text, text, text) IS 'internal: stop numbers of two stations on a train''s route, from before to; TK009, TK010 or TK011 otherwise';
 REVOKE EXECUTE ON FUNCTION route_stops(integer, text, text, text) FROM PUBLIC;
-
--- The waitlist -----------------------------------------------------------------
 
 -- the time a journey takes, in Beijing time
 CREATE OR REPLACE FUNCTION travel_time(train_id integer, service_date date, legs segrange) RETURNS tsrange

@@ -1,13 +1,6 @@
--- SQLSTATEs of this version (doc/passengers.md lists them):
---   TK040 invalid document number        TK041 too many passengers
---   TK042 no such passenger              TK043 passenger already travelling then
---   TK044 invalid passenger list         TK045 invalid seat letters
---   TK046 seat choice not offered        TK047 daily cancel limit reached
---   TK048 daily order limit reached      TK049 change not allowed twice
---   TK050 ticket cannot be changed       TK051 no such ticket
---   TK052 passenger already added        TK053 passenger has live tickets
---   TK054 invalid passenger or document type
---   TK055 invalid fare or setting        TK056 nothing to change
+-- Real names (doc/passengers.md): the people an account buys for, the
+-- administrator's limits, fares and refund fee rules.  Orders with passengers
+-- are sold in the sales file (grab_named); this file holds what they use.
 
 -- settings ------------------------------------------------------------------
 

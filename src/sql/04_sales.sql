@@ -1,14 +1,8 @@
--- Errors every caller can meet carry SQLSTATEs of class TK (README lists
--- them):
---   TK001 sold out                      TK002 unpaid order exists
---   TK003 hold expired                  TK004 already paid
---   TK005 not paid                      TK006 no such order
---   TK007 no such train                 TK008 no such run
---   TK009 no such station               TK010 station not on this train's route
---   TK011 from not before to            TK012 sales not open
---   TK013 request id reused             TK014 invalid seat class
---   TK015 order cancelled               TK016 invalid timetable or layout
---   TK017 invalid argument
+-- Sales: runs and their inventory (seat maps), orders and tickets, and the
+-- calls that sell and unsell them: open_sales, remaining, grab (one seat, or
+-- named passengers seated together), confirm, cancel, refund, change.
+-- Every error a caller can meet has a SQLSTATE of class TK (README lists
+-- them all).
 
 -- settings ------------------------------------------------------------------
 
@@ -26,13 +20,10 @@ CREATE OR REPLACE FUNCTION seatmap_take(map bytea, seat integer, legs segrange) 
 	AS 'MODULE_PATHNAME', 'seatmap_take_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION seatmap_take(bytea, integer, segrange) IS 'the map with the legs of a seat marked taken';
 
--- Seat maps follow new tickets once per statement ---------------------------------
---
 -- A statement that inserts many tickets (a queue batch, a group, a restore)
--- changed each one's carriage map once per ticket, through a row trigger:
--- dozens of updates of the same few rows.  New tickets now change each
--- carriage's map once, by a statement trigger over the inserted rows;
--- updates and deletes of tickets still go row by row (sync_seat_map()).
+-- changes each carriage's map once, by a statement trigger over the inserted
+-- rows (sync_seat_maps_inserted()), not once per ticket; updates and deletes
+-- of tickets go row by row (sync_seat_map()).
 CREATE OR REPLACE FUNCTION seatmap_take(map bytea, seats integer[], legs segrange[]) RETURNS bytea
 	AS 'MODULE_PATHNAME', 'seatmap_take_seats_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION seatmap_take(bytea, integer[], segrange[]) IS 'the map with the legs of every seat marked taken (seats and legs pair up)';
@@ -662,7 +653,7 @@ $$;
 COMMENT ON FUNCTION release_expired_holds(bigint) IS 'internal: expire the unpaid holds of one run that are past their deadline';
 REVOKE EXECUTE ON FUNCTION release_expired_holds(bigint) FROM PUBLIC;
 
--- Every release of seats now offers them to the waitlist first.
+-- Every release of seats offers them to the waitlist first.
 CREATE OR REPLACE FUNCTION expire_orders(order_ids bigint[]) RETURNS integer
 LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
@@ -1160,8 +1151,8 @@ GRANT EXECUTE ON FUNCTION confirm(bigint) TO ticket_app, ticket_admin;
 
 -- after-sales ---------------------------------------------------------------
 
--- Same signature and results as 1.1; the cancel now counts toward the
--- user's daily cancel limit.
+-- Cancel an unpaid order; the cancel counts toward the user's daily cancel
+-- limit.
 CREATE OR REPLACE FUNCTION cancel(order_id bigint) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
@@ -1238,8 +1229,8 @@ $$;
 COMMENT ON FUNCTION refund_tickets(orders, bigint) IS 'internal: refund the paid tickets of a locked order (or one of them) with their fees';
 REVOKE EXECUTE ON FUNCTION refund_tickets(orders, bigint) FROM PUBLIC;
 
--- Same signature and results as 1.1; tickets with a price now keep the
--- refund fee (tickets.refund_fee), and tickets changed away stay changed.
+-- Refund a paid order; tickets with a price keep the refund fee
+-- (tickets.refund_fee), and tickets changed away stay changed.
 CREATE OR REPLACE FUNCTION refund(order_id bigint) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE

@@ -1,9 +1,3 @@
--- New SQLSTATEs (README lists them):
---   TK018 queue full, try later          TK019 no such queued request
---   TK020 already waiting in this queue  TK021 seats available: grab them
---   TK022 invalid waitlist deadline      TK023 already on this waitlist
---   TK024 no such waitlist request
-
 -- The queue ------------------------------------------------------------------
 --
 -- ticket.enqueue() accepts a request at once and gives it the next number
@@ -26,17 +20,14 @@ CREATE TABLE queue_head (
 	run_id bigint PRIMARY KEY REFERENCES run ON DELETE CASCADE,
 	served bigint NOT NULL DEFAULT 0 CHECK (served >= 0),
 	last_served_at timestamptz,
-	seconds_per_request double precision
+	seconds_per_request double precision,
+	-- Requests are served in order, so every request of a run still waiting
+	-- comes after the last one served: enqueue and the batches start their
+	-- scans there instead of walking the index entries of served requests
+	-- that wait for vacuum (thousands in a rush).
+	last_position bigint NOT NULL DEFAULT 0
 );
 COMMENT ON TABLE queue_head IS 'per run: how many queued requests have been served, when last, and the recent service time per request (for wait estimates)';
-
--- The queue ---------------------------------------------------------------------
-
--- Requests are served in order, so every request of a run still waiting
--- comes after the last one served: enqueue and the batches start their
--- scans there instead of walking the index entries of served requests that
--- wait for vacuum (thousands in a rush).
-ALTER TABLE queue_head ADD COLUMN last_position bigint NOT NULL DEFAULT 0;
 COMMENT ON COLUMN queue_head.last_position IS 'queue_position of the last request of the run served: every request still waiting comes after it';
 GRANT SELECT ON queue_head TO ticket_admin, ticket_app;
 SELECT pg_catalog.pg_extension_config_dump('queue_head', '');
@@ -102,7 +93,7 @@ COMMENT ON FUNCTION queue_max_waiting() IS 'the setting ticket.queue_max_waiting
 -- a committed batch wakes the sessions waiting in queue_wait() on its run,
 -- and a committed enqueue wakes the worker, instead of both looking again
 -- and again.  Not preloaded, queue_batch_count() is NULL and queue_wait()
--- waits as before.
+-- waits on the lock a batch of its run holds until it commits.
 
 CREATE OR REPLACE FUNCTION queue_batch_count(run_id bigint) RETURNS bigint
 	AS 'MODULE_PATHNAME', 'ticket_queue_batch_count' LANGUAGE C VOLATILE STRICT;
@@ -160,8 +151,8 @@ GRANT EXECUTE ON FUNCTION queue_ring_waiting() TO ticket_admin;
 
 -- A server leaves the outcome of each request it took from shared memory
 -- there too (src/queue_ring.c); queue_wait() answers a waiter woken by the
--- batch from it, without a query.  (In 1.5 every answer was one more query
--- over queue_request, orders, tickets and seat, for every request.)
+-- batch from it, without a query over queue_request, orders, tickets and
+-- seat for every request.
 CREATE OR REPLACE FUNCTION queue_ring_answered(request_ids bigint[], order_ids bigint[], carriages integer[],
 	seat_nos text[], hold_until timestamptz, error_sqlstates text[], error_messages text[])
 	RETURNS integer
@@ -204,9 +195,9 @@ COMMENT ON FUNCTION queued_runs() IS 'runs with queued requests not served yet (
 REVOKE EXECUTE ON FUNCTION queued_runs() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION queued_runs() TO ticket_admin;
 
--- enqueue in C (src/queue_enqueue.c): the same checks, messages and
--- SQLSTATEs as 1.2 in a few kept plans; with the library preloaded the
--- request goes into shared memory (src/queue_ring.c), else into the table.
+-- enqueue in C (src/queue_enqueue.c): the checks, messages and SQLSTATEs of
+-- grab, in a few kept plans; with the library preloaded the request goes
+-- into shared memory (src/queue_ring.c), else into the table.
 CREATE OR REPLACE FUNCTION enqueue(user_id bigint, train text, service_date date, from_station text,
 	to_station text, seat_class text DEFAULT NULL, request_id text DEFAULT NULL)
 RETURNS queue_entry
@@ -269,9 +260,6 @@ REVOKE EXECUTE ON FUNCTION queue_status(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION queue_status(bigint) TO ticket_app, ticket_admin;
 
 -- Wait for a queued request's answer, up to a timeout, without polling.
--- With the library preloaded, the caller sleeps until a batch of its run
--- commits (queue_sleep); otherwise on the lock a batch of the run holds
--- until it commits.  It looks again after each batch.
 -- queue_wait in C (src/queue_enqueue.c): a request waiting in shared
 -- memory sleeps there until a batch has served it; one waiting in the table
 -- sleeps until a batch of its run commits (or, not preloaded, on the lock a

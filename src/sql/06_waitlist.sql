@@ -17,17 +17,12 @@ CREATE TABLE waitlist (
 	created_at timestamptz NOT NULL DEFAULT now(),
 	closed_at timestamptz,
 	order_id bigint REFERENCES orders,
+	-- A request may name passengers, as an order does: it is then fulfilled
+	-- as an order with their names (fares by passenger type, no person in
+	-- two places at once, seated together where possible).
+	passengers text[] CHECK (passengers IS NULL OR cardinality(passengers) BETWEEN 1 AND 5),
 	CHECK ((status = 'fulfilled') = (order_id IS NOT NULL))
 );
-
--- The waitlist with passengers ---------------------------------------------------
---
--- A waitlist request may name passengers, as an order does: it is then
--- fulfilled as an order with their names (fares by passenger type, no
--- person in two places at once, seated together where possible).
-
-ALTER TABLE waitlist ADD COLUMN passengers text[]
-	CHECK (passengers IS NULL OR cardinality(passengers) BETWEEN 1 AND 5);
 CREATE UNIQUE INDEX waitlist_one_per_run ON waitlist (user_id, run_id) WHERE status = 'waiting';
 CREATE INDEX waitlist_waiting_idx ON waitlist (run_id, waitlist_id) WHERE status = 'waiting';
 COMMENT ON TABLE waitlist IS 'waitlist requests (候补): a sold-out journey, acceptable classes in order of preference and a deadline; fulfilled requests point at the order they got';

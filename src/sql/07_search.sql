@@ -1,3 +1,6 @@
+-- Journey search (doc/search.md): direct trains and one-change itineraries
+-- between two stations on a date, with the seats remaining.
+
 -- seats ---------------------------------------------------------------------
 
 -- Seats free on a run for a journey, per class, from the seat maps.  Holds

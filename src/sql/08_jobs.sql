@@ -1,3 +1,6 @@
+-- Jobs: the sweeper that expires unpaid holds (and waitlist requests past
+-- their deadline), and its schedule in pg_cron.
+
 -- The sweeper also ends waitlist requests past their deadline.
 CREATE OR REPLACE FUNCTION expire_holds() RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
