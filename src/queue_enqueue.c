@@ -48,6 +48,7 @@
 #include "run_live.h"
 #include "queue_signal.h"
 #include "queue_worker.h"
+#include "ticket_errcodes.h"
 
 PG_FUNCTION_INFO_V1(ticket_enqueue);
 
@@ -175,7 +176,7 @@ static void
 request_id_used(text *client_id, int64 request_id)
 {
 	ereport(ERROR,
-			(errcode(MAKE_SQLSTATE('T', 'K', '0', '1', '3')),
+			(errcode(ERRCODE_TICKET_REQUEST_ID_REUSED),
 			 errmsg("request id \"%s\" was already used for another request", text_to_cstring(client_id)),
 			 errdetail("It belongs to queued request %lld.", (long long) request_id)));
 }
@@ -216,7 +217,7 @@ enqueue_into_ring(FunctionCallInfo fcinfo, int64 user_id, int64 run_id, int32 fr
 
 		if (len > QUEUE_RING_CLIENT_ID_MAX)
 			ereport(ERROR,
-					(errcode(MAKE_SQLSTATE('T', 'K', '0', '1', '7')),
+					(errcode(ERRCODE_TICKET_INVALID_ARGUMENT),
 					 errmsg("request id is too long for the queue: %d bytes", len),
 					 errdetail("The queue keeps request ids of at most %d bytes.", QUEUE_RING_CLIENT_ID_MAX)));
 		memcpy(req.client_id, VARDATA_ANY(client_id), len);
@@ -240,14 +241,14 @@ enqueue_into_ring(FunctionCallInfo fcinfo, int64 user_id, int64 run_id, int32 fr
 			return same_request_again(fcinfo, client_id, &answer, run_id, from_stop, to_stop, class_no);
 		case QUEUE_RING_USER_WAITING:
 			ereport(ERROR,
-					(errcode(MAKE_SQLSTATE('T', 'K', '0', '2', '0')),
+					(errcode(ERRCODE_TICKET_ALREADY_QUEUED),
 					 errmsg("user %lld is already waiting in the queue of this train", (long long) user_id),
 					 errhint("Follow the waiting request with ticket.queue_status().")));
 			break;
 		case QUEUE_RING_RUN_FULL:
 		case QUEUE_RING_FULL:
 			ereport(ERROR,
-					(errcode(MAKE_SQLSTATE('T', 'K', '0', '1', '8')),
+					(errcode(ERRCODE_TICKET_QUEUE_FULL),
 					 errmsg("queue full for train %s on %s: try later",
 							upper_text(PG_GETARG_TEXT_PP(1)), date_text(PG_GETARG_DATEADT(2))),
 					 outcome == QUEUE_RING_RUN_FULL
@@ -311,7 +312,7 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
-				(errcode(MAKE_SQLSTATE('T', 'K', '0', '1', '7')),
+				(errcode(ERRCODE_TICKET_INVALID_ARGUMENT),
 				 errmsg("user id must not be null")));
 	user_id = PG_GETARG_INT64(0);
 
@@ -491,7 +492,7 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 
 	if (!sales_open)
 		ereport(ERROR,
-				(errcode(MAKE_SQLSTATE('T', 'K', '0', '1', '2')),
+				(errcode(ERRCODE_TICKET_SALES_NOT_OPEN),
 				 errmsg("sales are not open for train %s on %s", upper_text(train), date_text(service_date))));
 
 	/*
@@ -511,7 +512,7 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 				 values, NULL, true);
 		if (!DatumGetBool(column(0, 1, &isnull)))
 			ereport(ERROR,
-					(errcode(MAKE_SQLSTATE('T', 'K', '0', '0', '1')),
+					(errcode(ERRCODE_TICKET_SOLD_OUT),
 					 errmsg("sold out: no %s seat on train %s on %s from %s to %s",
 							seat_class ? text_to_cstring(seat_class) : "free",
 							upper_text(train), date_text(service_date),
@@ -542,7 +543,7 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 	ahead = waiting_ahead(ahead_of_plan, run_id, served_up_to, PG_INT64_MAX, cap);
 	if (ahead >= cap)
 		ereport(ERROR,
-				(errcode(MAKE_SQLSTATE('T', 'K', '0', '1', '8')),
+				(errcode(ERRCODE_TICKET_QUEUE_FULL),
 				 errmsg("queue full for train %s on %s: try later", upper_text(train), date_text(service_date)),
 				 errdetail("%lld requests are waiting; at most %d may wait (ticket.queue_max_waiting).",
 						   (long long) ahead, cap)));
@@ -568,7 +569,7 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 			 values, nulls, false);
 	if (SPI_processed != 1)
 		ereport(ERROR,
-				(errcode(MAKE_SQLSTATE('T', 'K', '0', '2', '0')),
+				(errcode(ERRCODE_TICKET_ALREADY_QUEUED),
 				 errmsg("user %lld is already waiting in the queue of this train", (long long) user_id),
 				 errhint("Follow the waiting request with ticket.queue_status().")));
 	request_id = column_int8(0, 1);
@@ -660,14 +661,14 @@ ticket_queue_wait(PG_FUNCTION_ARGS)
 	timeout = PG_ARGISNULL(1) ? NULL : PG_GETARG_INTERVAL_P(1);
 	if (timeout == NULL || timeout->time < 0 || timeout->day < 0 || timeout->month < 0)
 		ereport(ERROR,
-				(errcode(MAKE_SQLSTATE('T', 'K', '0', '1', '7')),
+				(errcode(ERRCODE_TICKET_INVALID_ARGUMENT),
 				 errmsg("timeout must be a non-negative interval")));
 	until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 													TimestampTzGetDatum(GetCurrentTimestamp()),
 													IntervalPGetDatum(timeout)));
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
-				(errcode(MAKE_SQLSTATE('T', 'K', '0', '1', '9')),
+				(errcode(ERRCODE_TICKET_NO_SUCH_QUEUED_REQUEST),
 				 errmsg("no such queued request: <NULL>")));
 	request_id = PG_GETARG_INT64(0);
 	value = Int64GetDatum(request_id);
