@@ -71,11 +71,11 @@ void
 journey_cache_shmem_init(void *ptr, bool found)
 {
 	cache = ptr;
-	if (found)
-		return;
-	memset(cache, 0, journey_cache_shmem_size());
-	cache->lock = ticket_shmem_lock(TICKET_LOCK_JOURNEYS);
-	cache->nslots = ticket_journey_cache_size;
+	if (!found)
+	{
+		cache->lock = ticket_shmem_lock(TICKET_LOCK_JOURNEYS);
+		cache->nslots = ticket_journey_cache_size;
+	}
 }
 
 bool

@@ -150,7 +150,6 @@ queue_ring_shmem_init(void *ptr, bool found)
 	ring = ptr;
 	if (found)
 		return;
-	memset(ring, 0, queue_ring_shmem_size());
 	ring->lock = ticket_shmem_lock(TICKET_LOCK_QUEUE_RING);
 	ring->capacity = ticket_queue_ring_size;
 	ring->answer_slots = ticket_queue_answer_slots;

@@ -82,10 +82,11 @@ ticket_shmem_request(void)
 }
 
 /*
- * Every process runs this (the postmaster at start; with EXEC_BACKEND each
- * backend again): the first finds the areas new and sets them up, the
- * others only learn where they are.  AddinShmemInitLock keeps a part from
- * being seen half set up.
+ * The postmaster runs this at start (and after a crash, on fresh memory);
+ * forked processes inherit what it learned, while with EXEC_BACKEND each
+ * runs it again.  The first to run it finds the areas new and sets them
+ * up, later ones only learn where they are; AddinShmemInitLock keeps a
+ * part from being seen half set up.
  */
 static void
 ticket_shmem_startup(void)
@@ -95,9 +96,13 @@ ticket_shmem_startup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	for (size_t i = 0; i < lengthof(parts); i++)
 	{
+		Size		size = parts[i].size();
 		bool		found;
-		void	   *ptr = ShmemInitStruct(parts[i].name, parts[i].size(), &found);
+		void	   *ptr = ShmemInitStruct(parts[i].name, size, &found);
 
+		/* a new area starts zeroed: every part's "empty" is all zeros */
+		if (!found)
+			memset(ptr, 0, size);
 		parts[i].init(ptr, found);
 	}
 	LWLockRelease(AddinShmemInitLock);

@@ -34,7 +34,10 @@ extern void ticket_shmem_preload(void);
 /* a lock of the tranche; only while the parts are set up */
 extern LWLock *ticket_shmem_lock(TicketLock which);
 
-/* the parts: bytes needed, and set-up (found: another process did it) */
+/*
+ * The parts: bytes needed, and set-up in the area given, zeroed when new
+ * (found: another process set it up, only learn where it is).
+ */
 extern Size queue_signal_shmem_size(void);
 extern void queue_signal_shmem_init(void *ptr, bool found);
 extern Size queue_ring_shmem_size(void);
