@@ -20,7 +20,8 @@
  * replica does) are seen after JOURNEY_MAX_AGE_MS at most.
  *
  * The table is open addressing over a few slots per key: a journey that
- * finds them all taken replaces the oldest.
+ * finds them all taken replaces the oldest.  It has ticket.journey_cache_size
+ * slots.
  *
  *-------------------------------------------------------------------------
  */
@@ -28,7 +29,6 @@
 
 #include "common/hashfn.h"
 #include "miscadmin.h"
-#include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
@@ -36,8 +36,8 @@
 
 #include "journey_cache.h"
 #include "queue_signal.h"
+#include "shmem.h"
 
-#define JOURNEY_SLOTS 4096		/* a power of two */
 #define JOURNEY_PROBES 8
 #define JOURNEY_MAX_AGE_MS 10000
 
@@ -54,49 +54,28 @@ typedef struct SharedJourney
 typedef struct JourneyCache
 {
 	LWLock	   *lock;
-	SharedJourney slots[JOURNEY_SLOTS];
+	int			nslots;
+	SharedJourney slots[FLEXIBLE_ARRAY_MEMBER];
 } JourneyCache;
 
 static JourneyCache *cache = NULL;
 
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
-static void
-journey_cache_shmem_request(void)
+Size
+journey_cache_shmem_size(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(JourneyCache)));
-	RequestNamedLWLockTranche("ticket journeys", 1);
-}
-
-static void
-journey_cache_shmem_startup(void)
-{
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	cache = ShmemInitStruct("ticket journeys", sizeof(JourneyCache), &found);
-	if (!found)
-	{
-		memset(cache, 0, sizeof(JourneyCache));
-		cache->lock = &(GetNamedLWLockTranche("ticket journeys"))->lock;
-	}
-	LWLockRelease(AddinShmemInitLock);
+	return add_size(offsetof(JourneyCache, slots),
+					mul_size(ticket_journey_cache_size, sizeof(SharedJourney)));
 }
 
 void
-journey_cache_init(void)
+journey_cache_shmem_init(void *ptr, bool found)
 {
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = journey_cache_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = journey_cache_shmem_startup;
+	cache = ptr;
+	if (!found)
+	{
+		cache->lock = ticket_shmem_lock(TICKET_LOCK_JOURNEYS);
+		cache->nslots = ticket_journey_cache_size;
+	}
 }
 
 bool
@@ -146,7 +125,7 @@ journey_cache_find(const JourneyKey *key, JourneyFound *found)
 	LWLockAcquire(cache->lock, LW_SHARED);
 	for (int p = 0; p < JOURNEY_PROBES; p++)
 	{
-		SharedJourney *j = &cache->slots[(hash + p) & (JOURNEY_SLOTS - 1)];
+		SharedJourney *j = &cache->slots[(hash + p) % cache->nslots];
 
 		if (same_journey(j, hash, key))
 		{
@@ -177,7 +156,7 @@ journey_cache_keep(const JourneyKey *key, uint64 timetable_changes, const Journe
 	LWLockAcquire(cache->lock, LW_EXCLUSIVE);
 	for (int p = 0; p < JOURNEY_PROBES; p++)
 	{
-		SharedJourney *j = &cache->slots[(hash + p) & (JOURNEY_SLOTS - 1)];
+		SharedJourney *j = &cache->slots[(hash + p) % cache->nslots];
 
 		if (same_journey(j, hash, key) || j->hash == 0)
 		{

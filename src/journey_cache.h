@@ -27,7 +27,6 @@ typedef struct JourneyFound
 	int32		to_stop;
 } JourneyFound;
 
-extern void journey_cache_init(void);
 extern bool journey_cache_available(void);
 extern bool journey_key(JourneyKey *key, text *train, DateADT service_date, text *from, text *to);
 extern bool journey_cache_find(const JourneyKey *key, JourneyFound *found);

@@ -5,23 +5,24 @@
  *
  * Every click of a rush is an enqueue, so it is written to cost as little
  * as possible: a handful of queries, each planned once per session and kept
- * (SPI_keepplan), instead of the nested PL/pgSQL calls (each with its own
- * search_path to set and reset) of 1.2.  The usual case resolves train,
- * stations, run, free seats and the queue's service count in one query;
- * anything it cannot resolve is handed to ticket.journey(), which raises
- * exactly the error a grab would (TK007-TK011, TK017).  With the library
- * preloaded a journey is resolved once for every session (journey_cache.c)
- * and then its run is read through primary keys, with no query at all
- * (run_live.c).
+ * (SPI_keepplan), instead of the nested PL/pgSQL calls of 1.2.  One query
+ * resolves the journey and reads the run's free seats and the queue's
+ * service count; it resolves the journey with ticket.journey(), so that the
+ * rules for trains and stations (by code or name) live in SQL alone and an
+ * unknown journey raises exactly the error a grab would (TK007-TK011,
+ * TK017).  With the library preloaded a journey is resolved once for every
+ * session (journey_cache.c) and then its run is read through primary keys,
+ * with no query at all (run_live.c).
  *
  * With the library preloaded the request goes into the ring in shared
  * memory (queue_ring.c) and no table row is written; otherwise it is
  * inserted into ticket.queue_request under the run's queue lock, as in 1.2.
  *
- * The order of the checks and every message and SQLSTATE are those of the
- * PL/pgSQL version of 1.2 (doc/queue.md): unknown journey, then a repeated
- * request id (answered with the request it named), sales not open (TK012),
- * sold out (TK001), queue full (TK018), already waiting (TK020).
+ * ticket_enqueue() is a list of steps, each a function below.  The order of
+ * the checks and every message and SQLSTATE are those of the PL/pgSQL
+ * version of 1.2 (doc/queue.md): unknown journey, then a repeated request
+ * id (answered with the request it named), sales not open (TK012), sold
+ * out (TK001), queue full (TK018), already waiting (TK020).
  *
  *-------------------------------------------------------------------------
  */
@@ -48,13 +49,13 @@
 #include "run_live.h"
 #include "queue_signal.h"
 #include "queue_worker.h"
+#include "ticket_errcodes.h"
 
 PG_FUNCTION_INFO_V1(ticket_enqueue);
 
 /* the session's plans, prepared on first use */
 static SPIPlanPtr resolve_plan = NULL;
 static SPIPlanPtr class_plan = NULL;
-static SPIPlanPtr journey_plan = NULL;
 static SPIPlanPtr existing_plan = NULL;
 static SPIPlanPtr ahead_of_plan = NULL;
 static SPIPlanPtr stale_holds_plan = NULL;
@@ -135,32 +136,20 @@ date_text(DateADT d)
  * queue_head.last_position), so the scan skips the served ones.
  */
 static int64
-waiting_ahead(SPIPlanPtr plan, int64 run_id, int64 after, int64 before, int32 stop_at)
+waiting_ahead(int64 run_id, int64 after, int64 before, int32 stop_at)
 {
+	Oid			types[4] = {INT8OID, INT8OID, INT8OID, INT4OID};
 	Datum		values[4] = {Int64GetDatum(run_id), Int64GetDatum(after), Int64GetDatum(before),
 	Int32GetDatum(stop_at)};
 
 	/* a new snapshot: requests accepted by earlier commands of this transaction count */
-	run_plan(plan, values, NULL, false);
+	run_plan(keep_plan(&ahead_of_plan,
+					   "SELECT count(*) FROM (SELECT 1 FROM ticket.queue_request q "
+					   "WHERE q.run_id = $1 AND q.status = 'waiting' AND q.queue_position > $2 "
+					   "AND q.queue_position < $3 LIMIT $4) x",
+					   4, types),
+			 values, NULL, false);
 	return column_int8(0, 1);
-}
-
-/* built after SPI_finish(), in the caller's memory context */
-static Datum
-queue_entry(FunctionCallInfo fcinfo, int64 request_id, int64 position, bool ahead_known,
-			int64 ahead, const char *status)
-{
-	TupleDesc	tupdesc;
-	Datum		values[4];
-	bool		nulls[4] = {false, false, !ahead_known, false};
-
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "ticket.enqueue must return a composite type");
-	values[0] = Int64GetDatum(request_id);
-	values[1] = Int64GetDatum(position);
-	values[2] = Int64GetDatum(ahead);
-	values[3] = CStringGetTextDatum(status);
-	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls));
 }
 
 static int64
@@ -170,395 +159,484 @@ next_value(SPIPlanPtr *plan, const char *sql)
 	return column_int8(0, 1);
 }
 
+/*
+ * What enqueue was asked, read once from its arguments; the steps below
+ * take this instead of fcinfo, so each shows what it uses.
+ */
+typedef struct EnqueueArgs
+{
+	int64		user_id;
+	text	   *train;			/* NULL: not given */
+	bool		date_given;
+	DateADT		service_date;
+	text	   *from_station;	/* NULL: not given */
+	text	   *to_station;		/* NULL: not given */
+	bool		journey_named;	/* train, date and both stations given */
+	text	   *seat_class_asked;	/* as given, NULL: any */
+	text	   *seat_class;		/* canonical name, NULL: any */
+	int32		class_no;		/* position in the enum, 0: any */
+	text	   *client_id;		/* the client's request id, NULL: none */
+} EnqueueArgs;
+
+/* the journey's run and stops, and what the queue needs to know of the run now */
+typedef struct EnqueueJourney
+{
+	int64		run_id;
+	int32		from_stop;
+	int32		to_stop;
+	bool		sales_open;
+	int64		free_seats;
+	int64		served_so_far;	/* queue_head.served */
+	int64		served_up_to;	/* queue_head.last_position */
+} EnqueueJourney;
+
+/* enqueue's answer, a ticket.queue_entry */
+typedef struct EnqueueAnswer
+{
+	int64		request_id;
+	int64		position;
+	bool		ahead_known;	/* false: NULL (a request no longer waiting) */
+	int64		ahead;
+	char		status[16];
+} EnqueueAnswer;
+
+static void
+answer_waiting(EnqueueAnswer *answer, int64 request_id, int64 position, int64 ahead)
+{
+	answer->request_id = request_id;
+	answer->position = position;
+	answer->ahead_known = true;
+	answer->ahead = ahead;
+	strlcpy(answer->status, "waiting", sizeof(answer->status));
+}
+
+/* built after SPI_finish(), in the caller's memory context */
+static Datum
+queue_entry(FunctionCallInfo fcinfo, const EnqueueAnswer *answer)
+{
+	TupleDesc	tupdesc;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, !answer->ahead_known, false};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "ticket.enqueue must return a composite type");
+	values[0] = Int64GetDatum(answer->request_id);
+	values[1] = Int64GetDatum(answer->position);
+	values[2] = Int64GetDatum(answer->ahead);
+	values[3] = CStringGetTextDatum(answer->status);
+	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls));
+}
+
 /* TK013: a client request id names another request than this one */
 static void
 request_id_used(text *client_id, int64 request_id)
 {
 	ereport(ERROR,
-			(errcode(MAKE_SQLSTATE('T', 'K', '0', '1', '3')),
+			(errcode(ERRCODE_TICKET_REQUEST_ID_REUSED),
 			 errmsg("request id \"%s\" was already used for another request", text_to_cstring(client_id)),
 			 errdetail("It belongs to queued request %lld.", (long long) request_id)));
 }
 
-/* a client request id already names a waiting request: the same one, or TK013 */
-static Datum
-same_request_again(FunctionCallInfo fcinfo, text *client_id, QueueRingAnswer *found, int64 run_id,
-				   int32 from_stop, int32 to_stop, int32 class_no)
+/* TK018, from the ring or the table: the same words either way */
+static void
+queue_full(const EnqueueArgs *args, bool ring_full, int64 waiting, int32 cap)
 {
-	if (found->run_id != run_id || found->from_stop != from_stop || found->to_stop != to_stop
-		|| found->seat_class != class_no)
-		request_id_used(client_id, found->request_id);
-	return queue_entry(fcinfo, found->request_id, found->position, true, found->ahead, "waiting");
+	ereport(ERROR,
+			(errcode(ERRCODE_TICKET_QUEUE_FULL),
+			 errmsg("queue full for train %s on %s: try later",
+					upper_text(args->train), date_text(args->service_date)),
+			 ring_full
+			 ? errdetail("The queues of all trains hold as many requests as the server keeps "
+						 "(ticket.queue_ring_size).")
+			 : errdetail("%lld requests are waiting; at most %d may wait (ticket.queue_max_waiting).",
+						 (long long) waiting, cap)));
 }
 
-/* the rest of enqueue with the ring: called after SPI_finish() */
-static Datum
-enqueue_into_ring(FunctionCallInfo fcinfo, int64 user_id, int64 run_id, int32 from_stop, int32 to_stop,
-				  int32 class_no, text *client_id, int64 served_so_far, int32 cap)
+/* TK020, from the ring or the table */
+static void
+already_waiting(int64 user_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_TICKET_ALREADY_QUEUED),
+			 errmsg("user %lld is already waiting in the queue of this train", (long long) user_id),
+			 errhint("Follow the waiting request with ticket.queue_status().")));
+}
+
+/*
+ * Step 1, the arguments.  Only the user is checked here (TK017, first, as
+ * in 1.2); the journey's arguments are left to ticket.journey(), which
+ * refuses missing ones (TK017) in the words a grab uses.
+ */
+static void
+read_arguments(FunctionCallInfo fcinfo, EnqueueArgs *args)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_TICKET_INVALID_ARGUMENT),
+				 errmsg("user id must not be null")));
+	memset(args, 0, sizeof(EnqueueArgs));
+	args->user_id = PG_GETARG_INT64(0);
+	args->train = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
+	args->date_given = !PG_ARGISNULL(2);
+	args->service_date = args->date_given ? PG_GETARG_DATEADT(2) : 0;
+	args->from_station = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
+	args->to_station = PG_ARGISNULL(4) ? NULL : PG_GETARG_TEXT_PP(4);
+	args->journey_named = args->train && args->date_given && args->from_station && args->to_station;
+	args->seat_class_asked = PG_ARGISNULL(5) ? NULL : PG_GETARG_TEXT_PP(5);
+	args->client_id = PG_ARGISNULL(6) ? NULL : PG_GETARG_TEXT_PP(6);
+}
+
+/*
+ * Step 2, the seat class, by name or 12306 code.  Through the SQL rule
+ * (ticket.checked_seat_class(), TK014 if unknown) so that enqueue and grab
+ * accept the same names; before the journey, as in 1.2.
+ */
+static void
+resolve_seat_class(EnqueueArgs *args)
+{
+	Oid			text_type[1] = {TEXTOID};
+	Datum		value;
+	bool		isnull;
+	Datum		d;
+
+	if (args->seat_class_asked == NULL)
+		return;
+	value = PointerGetDatum(args->seat_class_asked);
+	run_plan(keep_plan(&class_plan,
+					   "SELECT c::text, array_position(enum_range(NULL::ticket.seat_class), c) "
+					   "FROM ticket.checked_seat_class($1) c",
+					   1, text_type),
+			 &value, NULL, true);
+	if (SPI_processed != 1)
+		return;
+	d = column(0, 1, &isnull);
+	if (isnull)
+		return;
+	/* into the caller's memory: it outlives this query's result */
+	args->seat_class = DatumGetTextPP(SPI_datumTransfer(d, false, -1));
+	args->class_no = DatumGetInt32(column(0, 2, &isnull));
+}
+
+/*
+ * Step 3a, a journey resolved before, from the cache every session shares:
+ * only what may have changed since (the run's status, free seats, queue
+ * head) is read, by run id through primary keys, with no query to plan
+ * (run_live.c).  False when it is not kept, or its run has gone behind the
+ * triggers' back: then it is resolved again.
+ */
+static bool
+journey_from_cache(const EnqueueArgs *args, const JourneyKey *key, EnqueueJourney *journey)
+{
+	JourneyFound found;
+	RunLive		live;
+
+	if (!journey_cache_find(key, &found))
+		return false;
+	if (!run_live_read(found.run_id, found.from_stop, found.to_stop,
+					   args->seat_class ? text_to_cstring(args->seat_class) : NULL, &live))
+		return false;
+	journey->run_id = found.run_id;
+	journey->from_stop = found.from_stop;
+	journey->to_stop = found.to_stop;
+	journey->sales_open = live.open;
+	journey->free_seats = live.free_seats;
+	journey->served_so_far = live.served;
+	journey->served_up_to = live.last_position;
+	return true;
+}
+
+/*
+ * Step 3b, the journey by one query.  ticket.journey() resolves train,
+ * stations, stops and run by the rules every function uses (a station by
+ * code or name is ticket.station_id()'s rule, kept in SQL alone), and
+ * raises exactly the error a grab would (TK007-TK011, TK017); around it the
+ * query reads the run's free seats for the journey and its queue head.
+ */
+static void
+journey_from_query(const EnqueueArgs *args, EnqueueJourney *journey)
+{
+	Oid			types[5] = {TEXTOID, DATEOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[5];
+	char		nulls[5];
+	bool		isnull;
+
+	/* missing ones too: ticket.journey() says TK017 */
+	values[0] = PointerGetDatum(args->train);
+	nulls[0] = args->train ? ' ' : 'n';
+	values[1] = DateADTGetDatum(args->service_date);
+	nulls[1] = args->date_given ? ' ' : 'n';
+	values[2] = PointerGetDatum(args->from_station);
+	nulls[2] = args->from_station ? ' ' : 'n';
+	values[3] = PointerGetDatum(args->to_station);
+	nulls[3] = args->to_station ? ' ' : 'n';
+	values[4] = PointerGetDatum(args->seat_class);
+	nulls[4] = args->seat_class ? ' ' : 'n';
+	/* a new snapshot, taken after the caller read the timetable count */
+	run_plan(keep_plan(&resolve_plan,
+					   "SELECT ticket.lower(j.legs), ticket.upper(j.legs), j.run_id, j.run_status = 'open', "
+					   "  (SELECT coalesce(sum(ticket.seatmap_free(rc.map, j.legs)), 0) "
+					   "   FROM ticket.run_carriage rc WHERE rc.run_id = j.run_id "
+					   "   AND ($5 IS NULL OR rc.seat_class = $5::ticket.seat_class))::int8, "
+					   "  h.served, h.last_position "
+					   "FROM ticket.journey($1, $2, $3, $4) j "
+					   "LEFT JOIN ticket.queue_head h ON h.run_id = j.run_id",
+					   5, types),
+			 values, nulls, false);
+	if (SPI_processed != 1)
+		elog(ERROR, "ticket.enqueue: ticket.journey() returned no run");
+	journey->from_stop = DatumGetInt32(column(0, 1, &isnull));
+	journey->to_stop = DatumGetInt32(column(0, 2, &isnull));
+	journey->run_id = DatumGetInt64(column(0, 3, &isnull));
+	journey->sales_open = DatumGetBool(column(0, 4, &isnull));
+	journey->sales_open = journey->sales_open && !isnull;
+	journey->free_seats = column_int8(0, 5);
+	journey->served_so_far = column_int8(0, 6);
+	journey->served_up_to = column_int8(0, 7);
+}
+
+/*
+ * Step 3, the journey named, its run and what the queue needs to know of
+ * it now.  Preloaded, a journey is resolved once for every session and
+ * kept while the timetable does not change (journey_cache.c); otherwise,
+ * and the first time, by query.
+ */
+static void
+resolve_journey(const EnqueueArgs *args, EnqueueJourney *journey)
+{
+	JourneyKey	key;
+	bool		keepable;
+	uint64		timetable_changes;
+
+	keepable = args->journey_named && journey_cache_available()
+		&& journey_key(&key, args->train, args->service_date, args->from_station, args->to_station);
+	if (keepable && journey_from_cache(args, &key, journey))
+		return;
+
+	/* read before the query's snapshot: a change committed after it moves the count past this */
+	timetable_changes = queue_signal_timetable_changes();
+	journey_from_query(args, journey);
+	if (keepable)
+	{
+		JourneyFound found;
+
+		found.run_id = journey->run_id;
+		found.from_stop = journey->from_stop;
+		found.to_stop = journey->to_stop;
+		journey_cache_keep(&key, timetable_changes, &found);
+	}
+}
+
+/* a request found by its client id is this one again: the same journey and class */
+static bool
+same_request(const EnqueueArgs *args, const EnqueueJourney *journey, int64 run_id, int32 from_stop,
+			 int32 to_stop, int32 class_no)
+{
+	return run_id == journey->run_id && from_stop == journey->from_stop && to_stop == journey->to_stop
+		&& class_no == args->class_no;
+}
+
+/*
+ * Step 4, a client request id given before.  A retry (the client lost the
+ * answer) gets the request it made, waiting or served, and never queues a
+ * second one; the same id for another journey or class is TK013.  Looked
+ * for in the ring first, then in the table with a snapshot taken after that
+ * look, so one served from the ring meanwhile is found in the table.  True,
+ * with the answer, when the id names a request.
+ */
+static bool
+find_repeated_request(const EnqueueArgs *args, const EnqueueJourney *journey, EnqueueAnswer *answer)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	QueueRingAnswer found;
+	Datum		values[2];
+	bool		isnull;
+	char	   *status;
+
+	if (queue_ring_available()
+		&& queue_ring_find_client(args->user_id, VARDATA_ANY(args->client_id),
+								  VARSIZE_ANY_EXHDR(args->client_id), &found))
+	{
+		if (!same_request(args, journey, found.run_id, found.from_stop, found.to_stop, found.seat_class))
+			request_id_used(args->client_id, found.request_id);
+		answer_waiting(answer, found.request_id, found.position, found.ahead);
+		return true;
+	}
+
+	values[0] = Int64GetDatum(args->user_id);
+	values[1] = PointerGetDatum(args->client_id);
+	run_plan(keep_plan(&existing_plan,
+					   "SELECT q.request_id, q.queue_position, q.run_id, "
+					   "  ticket.lower(q.legs), ticket.upper(q.legs), "
+					   "  coalesce(array_position(enum_range(NULL::ticket.seat_class), q.seat_class), 0), "
+					   "  q.status "
+					   "FROM ticket.queue_request q WHERE q.user_id = $1 AND q.client_request_id = $2",
+					   2, types),
+			 values, NULL, false);
+	if (SPI_processed != 1)
+		return false;
+	answer->request_id = column_int8(0, 1);
+	answer->position = column_int8(0, 2);
+	if (!same_request(args, journey, column_int8(0, 3), DatumGetInt32(column(0, 4, &isnull)),
+					  DatumGetInt32(column(0, 5, &isnull)), DatumGetInt32(column(0, 6, &isnull))))
+		request_id_used(args->client_id, answer->request_id);
+	status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7);
+	strlcpy(answer->status, status, sizeof(answer->status));
+	/* how many are ahead means something only while it waits */
+	answer->ahead_known = strcmp(status, "waiting") == 0;
+	answer->ahead = answer->ahead_known
+		? waiting_ahead(journey->run_id, journey->served_up_to, answer->position, PG_INT32_MAX)
+		: 0;
+	return true;
+}
+
+/*
+ * Sold out, but the maps may count expired holds not swept yet as taken:
+ * with any on the run a seat may yet be found, so the request is queued.
+ */
+static bool
+run_has_expired_holds(int64 run_id)
+{
+	Oid			run_type[1] = {INT8OID};
+	Datum		value = Int64GetDatum(run_id);
+	bool		isnull;
+
+	run_plan(keep_plan(&stale_holds_plan,
+					   "SELECT EXISTS (SELECT 1 FROM ticket.tickets t WHERE t.run_id = $1 "
+					   "AND t.status = 'held' AND t.hold_until <= now())",
+					   1, run_type),
+			 &value, NULL, true);
+	return DatumGetBool(column(0, 1, &isnull));
+}
+
+/*
+ * Step 5, admission: a request that can only fail is refused now rather
+ * than queued, and the client learns it at once.  Sales not open (TK012),
+ * then sold out (TK001), in the order of the 1.2 enqueue.  The queue's cap
+ * is checked where the request is kept (step 6), under that place's lock.
+ */
+static void
+check_admission(const EnqueueArgs *args, const EnqueueJourney *journey)
+{
+	if (!journey->sales_open)
+		ereport(ERROR,
+				(errcode(ERRCODE_TICKET_SALES_NOT_OPEN),
+				 errmsg("sales are not open for train %s on %s",
+						upper_text(args->train), date_text(args->service_date))));
+	if (journey->free_seats == 0 && !run_has_expired_holds(journey->run_id))
+		ereport(ERROR,
+				(errcode(ERRCODE_TICKET_SOLD_OUT),
+				 errmsg("sold out: no %s seat on train %s on %s from %s to %s",
+						args->seat_class ? text_to_cstring(args->seat_class) : "free",
+						upper_text(args->train), date_text(args->service_date),
+						text_to_cstring(args->from_station), text_to_cstring(args->to_station)),
+				 errhint("Join the waitlist with ticket.join_waitlist().")));
+}
+
+/*
+ * Step 6a, preloaded: the request goes into the ring in shared memory and
+ * no table row is written (queue_ring.c says why).  The ring checks the cap
+ * and "one waiting request per user and run" under its lock, so both are
+ * exact.  True when a new request was accepted; false when a concurrent
+ * call with the same client id got there first and this is that request.
+ */
+static bool
+enqueue_into_ring(const EnqueueArgs *args, const EnqueueJourney *journey, int32 cap, EnqueueAnswer *answer)
 {
 	QueueRingRequest req;
-	QueueRingAnswer answer;
+	QueueRingAnswer accepted;
 	QueueRingOutcome outcome;
 	int64		request_id_base = 0;
 	int64		position_base = 0;
 
 	memset(&req, 0, sizeof(req));
-	req.run_id = run_id;
-	req.user_id = user_id;
-	req.from_stop = from_stop;
-	req.to_stop = to_stop;
-	req.served_when = served_so_far;
-	req.seat_class = class_no;
+	req.run_id = journey->run_id;
+	req.user_id = args->user_id;
+	req.from_stop = journey->from_stop;
+	req.to_stop = journey->to_stop;
+	req.served_when = journey->served_so_far;
+	req.seat_class = args->class_no;
 	req.client_id_len = -1;
-	if (client_id != NULL)
+	if (args->client_id != NULL)
 	{
-		int			len = VARSIZE_ANY_EXHDR(client_id);
+		int			len = VARSIZE_ANY_EXHDR(args->client_id);
 
 		if (len > QUEUE_RING_CLIENT_ID_MAX)
 			ereport(ERROR,
-					(errcode(MAKE_SQLSTATE('T', 'K', '0', '1', '7')),
+					(errcode(ERRCODE_TICKET_INVALID_ARGUMENT),
 					 errmsg("request id is too long for the queue: %d bytes", len),
 					 errdetail("The queue keeps request ids of at most %d bytes.", QUEUE_RING_CLIENT_ID_MAX)));
-		memcpy(req.client_id, VARDATA_ANY(client_id), len);
+		memcpy(req.client_id, VARDATA_ANY(args->client_id), len);
 		req.client_id_len = len;
 	}
 
-	SPI_connect();
+	/* numbers go on from the table's sequences after a server start */
 	if (queue_ring_needs_base())
 	{
 		request_id_base = next_value(&request_id_plan, "SELECT nextval('ticket.queue_request_request_id_seq')");
 		position_base = next_value(&position_plan, "SELECT nextval('ticket.queue_position_seq')");
 	}
-	SPI_finish();
 
-	outcome = queue_ring_accept(&req, cap, request_id_base, position_base, &answer);
+	outcome = queue_ring_accept(&req, cap, request_id_base, position_base, &accepted);
 	switch (outcome)
 	{
 		case QUEUE_RING_ACCEPTED:
 			break;
 		case QUEUE_RING_SAME_CLIENT_ID:
-			return same_request_again(fcinfo, client_id, &answer, run_id, from_stop, to_stop, class_no);
+			if (!same_request(args, journey, accepted.run_id, accepted.from_stop, accepted.to_stop,
+							  accepted.seat_class))
+				request_id_used(args->client_id, accepted.request_id);
+			answer_waiting(answer, accepted.request_id, accepted.position, accepted.ahead);
+			return false;
 		case QUEUE_RING_USER_WAITING:
-			ereport(ERROR,
-					(errcode(MAKE_SQLSTATE('T', 'K', '0', '2', '0')),
-					 errmsg("user %lld is already waiting in the queue of this train", (long long) user_id),
-					 errhint("Follow the waiting request with ticket.queue_status().")));
+			already_waiting(args->user_id);
 			break;
 		case QUEUE_RING_RUN_FULL:
 		case QUEUE_RING_FULL:
-			ereport(ERROR,
-					(errcode(MAKE_SQLSTATE('T', 'K', '0', '1', '8')),
-					 errmsg("queue full for train %s on %s: try later",
-							upper_text(PG_GETARG_TEXT_PP(1)), date_text(PG_GETARG_DATEADT(2))),
-					 outcome == QUEUE_RING_RUN_FULL
-					 ? errdetail("%lld requests are waiting; at most %d may wait (ticket.queue_max_waiting).",
-								 (long long) answer.ahead, cap)
-					 : errdetail("The queues of all trains hold as many requests as the server keeps.")));
+			queue_full(args, outcome == QUEUE_RING_FULL, accepted.ahead, cap);
 			break;
 	}
-	/* the request numbers may have been logged: no need to wait for the disk */
-	(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_LOCAL, true, 0, false);
-	queue_signal_accepted();
-	return queue_entry(fcinfo, answer.request_id, answer.position, true, answer.ahead, "waiting");
+	answer_waiting(answer, accepted.request_id, accepted.position, accepted.ahead);
+	return true;
 }
 
 /*
- * enqueue(user_id bigint, train text, service_date date, from_station text,
- *		   to_station text, seat_class text, request_id text) returns queue_entry
+ * Step 6b, not preloaded: the request is a row of ticket.queue_request, as
+ * in 1.2.  Share the run's queue lock to commit (a server takes it
+ * exclusively for an instant, so it never serves past a request still
+ * being accepted), count who is ahead and take a number.  The cap is
+ * checked against requests committed before this one; ones accepted at the
+ * same instant do not see each other, so a queue may pass the cap by at
+ * most the number of concurrent enqueue calls.
  */
-Datum
-ticket_enqueue(PG_FUNCTION_ARGS)
+static void
+enqueue_into_table(const EnqueueArgs *args, const EnqueueJourney *journey, int32 cap, EnqueueAnswer *answer)
 {
-	Oid			resolve_types[5] = {TEXTOID, DATEOID, TEXTOID, TEXTOID, TEXTOID};
-	Oid			text_type[1] = {TEXTOID};
-	Oid			journey_types[4] = {TEXTOID, DATEOID, TEXTOID, TEXTOID};
-	Oid			existing_types[2] = {INT8OID, TEXTOID};
-	Oid			ahead_types[4] = {INT8OID, INT8OID, INT8OID, INT4OID};
-	Oid			run_type[1] = {INT8OID};
 	Oid			insert_types[8] = {INT8OID, INT8OID, TEXTOID, TEXTOID, INT4OID, INT4OID, INT8OID, INT8OID};
-	int64		user_id;
-	text	   *train;
-	DateADT		service_date;
-	text	   *from_station;
-	text	   *to_station;
-	text	   *seat_class = NULL;	/* canonical name, NULL: any */
-	text	   *client_id = PG_ARGISNULL(6) ? NULL : PG_GETARG_TEXT_PP(6);
 	Datum		values[8];
 	char		nulls[8];
-	int32		from_stop;
-	int32		to_stop;
-	int64		run_id;
-	bool		sales_open;
-	RunLive		live;
-	int64		free_seats;
-	int64		served_so_far;
-	int64		served_up_to;
-	int32		class_no = 0;	/* position in the enum, 0: any */
-	JourneyKey	key;
-	bool		keepable = false;
-	bool		journey_named;
-	bool		known = false;
-	JourneyFound journey;
-	uint64		timetable_changes = 0;
-	QueueRingAnswer found;
-	int32		cap = queue_max_waiting_setting();
 	int64		ahead;
-	int64		request_id;
-	int64		position;
-	bool		waiting;
-	char		existing_status[16];
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(MAKE_SQLSTATE('T', 'K', '0', '1', '7')),
-				 errmsg("user id must not be null")));
-	user_id = PG_GETARG_INT64(0);
-
-	SPI_connect();
-
-	if (!PG_ARGISNULL(5))
-	{
-		/* by name or 12306 code; TK014 if unknown */
-		values[0] = PG_GETARG_DATUM(5);
-		run_plan(keep_plan(&class_plan,
-						   "SELECT c::text, array_position(enum_range(NULL::ticket.seat_class), c) "
-						   "FROM ticket.checked_seat_class($1) c",
-						   1, text_type),
-				 values, NULL, true);
-		if (SPI_processed == 1)
-		{
-			bool		isnull;
-			Datum		d = column(0, 1, &isnull);
-
-			if (!isnull)
-			{
-				seat_class = DatumGetTextPP(SPI_datumTransfer(d, false, -1));
-				class_no = DatumGetInt32(column(0, 2, &isnull));
-			}
-		}
-	}
-
-	/* the journey, its run and what the queue needs to know about it */
-	journey_named = !(PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4));
-	if (!journey_named)
-		SPI_processed = 0;
-	else if (journey_cache_available()
-			 && (keepable = journey_key(&key, PG_GETARG_TEXT_PP(1), PG_GETARG_DATEADT(2),
-										PG_GETARG_TEXT_PP(3), PG_GETARG_TEXT_PP(4)))
-			 && journey_cache_find(&key, &journey))
-	{
-		/*
-		 * A journey resolved before: what may have changed, by run id (its
-		 * run gone behind the triggers' back: resolve it again).
-		 */
-		known = run_live_read(journey.run_id, journey.from_stop, journey.to_stop,
-							  seat_class ? text_to_cstring(seat_class) : NULL, &live);
-	}
-	if (!known && journey_named)
-	{
-		timetable_changes = queue_signal_timetable_changes();
-		values[0] = PG_GETARG_DATUM(1);
-		values[1] = PG_GETARG_DATUM(2);
-		values[2] = PG_GETARG_DATUM(3);
-		values[3] = PG_GETARG_DATUM(4);
-		values[4] = seat_class ? PointerGetDatum(seat_class) : (Datum) 0;
-		memcpy(nulls, "    ", 4);
-		nulls[4] = seat_class ? ' ' : 'n';
-		run_plan(keep_plan(&resolve_plan,
-						   "WITH s AS (SELECT upper(btrim($1)) AS train, upper(btrim($3)) AS from_code, "
-						   "btrim($3) AS from_name, upper(btrim($4)) AS to_code, btrim($4) AS to_name) "
-						   "SELECT a.stop_no, b.stop_no, r.run_id, r.status, "
-						   "  (SELECT coalesce(sum(ticket.seatmap_free(rc.map, ticket.segrange(a.stop_no, b.stop_no))), 0) "
-						   "   FROM ticket.run_carriage rc WHERE rc.run_id = r.run_id "
-						   "   AND ($5 IS NULL OR rc.seat_class = $5::ticket.seat_class))::int8, "
-						   "  h.served, h.last_position "
-						   "FROM s JOIN ticket.train t ON t.code = s.train "
-						   "JOIN ticket.stop a ON a.train_id = t.train_id AND a.station_id = "
-						   "  (SELECT x.station_id FROM ticket.station x WHERE x.code = s.from_code OR x.name = s.from_name "
-						   "   ORDER BY x.code = s.from_code DESC LIMIT 1) "
-						   "JOIN ticket.stop b ON b.train_id = t.train_id AND b.station_id = "
-						   "  (SELECT x.station_id FROM ticket.station x WHERE x.code = s.to_code OR x.name = s.to_name "
-						   "   ORDER BY x.code = s.to_code DESC LIMIT 1) "
-						   "JOIN ticket.run r ON r.train_id = t.train_id AND r.service_date = $2 "
-						   "LEFT JOIN ticket.queue_head h ON h.run_id = r.run_id "
-						   "WHERE a.stop_no < b.stop_no",
-						   5, resolve_types),
-		/* a snapshot taken after the timetable count was read: never keep older data under it */
-				 values, nulls, false);
-	}
-	if (!known && SPI_processed != 1)
-	{
-		/* not a journey: ticket.journey() says why, as grab would */
-		for (int i = 0; i < 4; i++)
-		{
-			values[i] = PG_ARGISNULL(i + 1) ? (Datum) 0 : PG_GETARG_DATUM(i + 1);
-			nulls[i] = PG_ARGISNULL(i + 1) ? 'n' : ' ';
-		}
-		run_plan(keep_plan(&journey_plan, "SELECT * FROM ticket.journey($1, $2, $3, $4)", 4, journey_types),
-				 values, nulls, true);
-		elog(ERROR, "ticket.enqueue: journey resolved by ticket.journey() but not by the queue");
-	}
-	if (keepable && !known)
-	{
-		bool		isnull;
-
-		journey.run_id = DatumGetInt64(column(0, 3, &isnull));
-		journey.from_stop = DatumGetInt32(column(0, 1, &isnull));
-		journey.to_stop = DatumGetInt32(column(0, 2, &isnull));
-		journey_cache_keep(&key, timetable_changes, &journey);
-	}
-	train = PG_GETARG_TEXT_PP(1);
-	service_date = PG_GETARG_DATEADT(2);
-	from_station = PG_GETARG_TEXT_PP(3);
-	to_station = PG_GETARG_TEXT_PP(4);
-	if (known)
-	{
-		from_stop = journey.from_stop;
-		to_stop = journey.to_stop;
-		run_id = journey.run_id;
-		sales_open = live.open;
-		free_seats = live.free_seats;
-		served_so_far = live.served;
-		served_up_to = live.last_position;
-	}
-	else
-	{
-		bool		isnull;
-
-		from_stop = DatumGetInt32(column(0, 1, &isnull));
-		to_stop = DatumGetInt32(column(0, 2, &isnull));
-		run_id = DatumGetInt64(column(0, 3, &isnull));
-		sales_open = strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4), "open") == 0;
-		free_seats = column_int8(0, 5);
-		served_so_far = column_int8(0, 6);
-		served_up_to = column_int8(0, 7);
-	}
-
-	keep_plan(&ahead_of_plan,
-			  "SELECT count(*) FROM (SELECT 1 FROM ticket.queue_request q "
-			  "WHERE q.run_id = $1 AND q.status = 'waiting' AND q.queue_position > $2 "
-			  "AND q.queue_position < $3 LIMIT $4) x",
-			  4, ahead_types);
-
-	if (client_id != NULL && queue_ring_available()
-		&& queue_ring_find_client(user_id, VARDATA_ANY(client_id), VARSIZE_ANY_EXHDR(client_id), &found))
-	{
-		/* the same request again, still waiting: answer with it, unless it was another one */
-		SPI_finish();
-		return same_request_again(fcinfo, client_id, &found, run_id, from_stop, to_stop, class_no);
-	}
-	if (client_id != NULL)
-	{
-		/*
-		 * The same request again: answer with it, unless it was another one.
-		 * (Looked up with a snapshot taken now, after the look at the ring:
-		 * one served from there meanwhile is in the table.)
-		 */
-		values[0] = Int64GetDatum(user_id);
-		values[1] = PointerGetDatum(client_id);
-		run_plan(keep_plan(&existing_plan,
-						   "SELECT q.request_id, q.queue_position, q.run_id, "
-						   "  ticket.lower(q.legs), ticket.upper(q.legs), q.seat_class::text, q.status "
-						   "FROM ticket.queue_request q WHERE q.user_id = $1 AND q.client_request_id = $2",
-						   2, existing_types),
-				 values, NULL, false);
-		if (SPI_processed == 1)
-		{
-			bool		isnull;
-			Datum		cls = column(0, 6, &isnull);
-			char	   *status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7);
-			bool		same_class = (isnull && seat_class == NULL)
-				|| (!isnull && seat_class != NULL
-					&& strcmp(TextDatumGetCString(cls), text_to_cstring(seat_class)) == 0);
-
-			request_id = column_int8(0, 1);
-			position = column_int8(0, 2);
-			if (column_int8(0, 3) != run_id
-				|| DatumGetInt32(column(0, 4, &isnull)) != from_stop
-				|| DatumGetInt32(column(0, 5, &isnull)) != to_stop
-				|| !same_class)
-				request_id_used(client_id, request_id);
-			ahead = 0;
-			waiting = strcmp(status, "waiting") == 0;
-			if (waiting)
-				ahead = waiting_ahead(ahead_of_plan, run_id, served_up_to, position, PG_INT32_MAX);
-			strlcpy(existing_status, status, sizeof(existing_status));
-			SPI_finish();
-			PG_RETURN_DATUM(queue_entry(fcinfo, request_id, position, waiting, ahead, existing_status));
-		}
-	}
-
-	if (!sales_open)
-		ereport(ERROR,
-				(errcode(MAKE_SQLSTATE('T', 'K', '0', '1', '2')),
-				 errmsg("sales are not open for train %s on %s", upper_text(train), date_text(service_date))));
-
-	/*
-	 * Sold out now: say so at once instead of queueing a request that must
-	 * fail.  Counted from the maps alone; expired holds not swept yet may
-	 * still count as taken there, so with any on the run, queue anyway.
-	 */
-	if (free_seats == 0)
-	{
-		bool		isnull;
-
-		values[0] = Int64GetDatum(run_id);
-		run_plan(keep_plan(&stale_holds_plan,
-						   "SELECT EXISTS (SELECT 1 FROM ticket.tickets t WHERE t.run_id = $1 "
-						   "AND t.status = 'held' AND t.hold_until <= now())",
-						   1, run_type),
-				 values, NULL, true);
-		if (!DatumGetBool(column(0, 1, &isnull)))
-			ereport(ERROR,
-					(errcode(MAKE_SQLSTATE('T', 'K', '0', '0', '1')),
-					 errmsg("sold out: no %s seat on train %s on %s from %s to %s",
-							seat_class ? text_to_cstring(seat_class) : "free",
-							upper_text(train), date_text(service_date),
-							text_to_cstring(from_station), text_to_cstring(to_station)),
-					 errhint("Join the waitlist with ticket.join_waitlist().")));
-	}
-
-	if (queue_ring_available())
-	{
-		SPI_finish();
-		return enqueue_into_ring(fcinfo, user_id, run_id, from_stop, to_stop, class_no, client_id,
-								 served_so_far, cap);
-	}
-
-	/*
-	 * Accept: share the run's queue lock to commit (a server takes it
-	 * exclusively for an instant, so it never serves past a request still
-	 * being accepted), count who is ahead and take a number.  The cap is
-	 * checked against requests committed before this one; ones accepted at
-	 * the same instant do not see each other, so a queue may pass the cap by
-	 * at most the number of concurrent enqueue calls.
-	 */
 	if (queue_lock_key == 0)
 		queue_lock_key = DirectFunctionCall1Coll(hashtext, DEFAULT_COLLATION_OID,
 												 CStringGetTextDatum("ticket.queue"));
 	DirectFunctionCall2(pg_advisory_xact_lock_shared_int4, queue_lock_key,
-						DirectFunctionCall1(hashint8, Int64GetDatum(run_id)));
-	ahead = waiting_ahead(ahead_of_plan, run_id, served_up_to, PG_INT64_MAX, cap);
+						DirectFunctionCall1(hashint8, Int64GetDatum(journey->run_id)));
+	ahead = waiting_ahead(journey->run_id, journey->served_up_to, PG_INT64_MAX, cap);
 	if (ahead >= cap)
-		ereport(ERROR,
-				(errcode(MAKE_SQLSTATE('T', 'K', '0', '1', '8')),
-				 errmsg("queue full for train %s on %s: try later", upper_text(train), date_text(service_date)),
-				 errdetail("%lld requests are waiting; at most %d may wait (ticket.queue_max_waiting).",
-						   (long long) ahead, cap)));
+		queue_full(args, false, ahead, cap);
 
 	/* no conflict target: a conflict on either unique key is told apart below */
-	values[0] = Int64GetDatum(run_id);
-	values[1] = Int64GetDatum(user_id);
-	values[2] = client_id ? PointerGetDatum(client_id) : (Datum) 0;
-	values[3] = seat_class ? PointerGetDatum(seat_class) : (Datum) 0;
-	values[4] = Int32GetDatum(from_stop);
-	values[5] = Int32GetDatum(to_stop);
+	values[0] = Int64GetDatum(journey->run_id);
+	values[1] = Int64GetDatum(args->user_id);
+	values[2] = args->client_id ? PointerGetDatum(args->client_id) : (Datum) 0;
+	values[3] = args->seat_class ? PointerGetDatum(args->seat_class) : (Datum) 0;
+	values[4] = Int32GetDatum(journey->from_stop);
+	values[5] = Int32GetDatum(journey->to_stop);
 	values[6] = Int64GetDatum(ahead);
-	values[7] = Int64GetDatum(served_so_far);
+	values[7] = Int64GetDatum(journey->served_so_far);
 	memcpy(nulls, "        ", 8);
-	nulls[2] = client_id ? ' ' : 'n';
-	nulls[3] = seat_class ? ' ' : 'n';
+	nulls[2] = args->client_id ? ' ' : 'n';
+	nulls[3] = args->seat_class ? ' ' : 'n';
 	run_plan(keep_plan(&insert_plan,
 					   "INSERT INTO ticket.queue_request (run_id, user_id, client_request_id, seat_class, legs, "
 					   "  ahead_when_accepted, served_when_accepted) "
@@ -566,26 +644,64 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 					   "ON CONFLICT DO NOTHING RETURNING request_id, queue_position",
 					   8, insert_types),
 			 values, nulls, false);
+	/* a conflict: the user waits on this run already, or a concurrent call took the client id */
 	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(MAKE_SQLSTATE('T', 'K', '0', '2', '0')),
-				 errmsg("user %lld is already waiting in the queue of this train", (long long) user_id),
-				 errhint("Follow the waiting request with ticket.queue_status().")));
-	request_id = column_int8(0, 1);
-	position = column_int8(0, 2);
+		already_waiting(args->user_id);
+	answer_waiting(answer, column_int8(0, 1), column_int8(0, 2), ahead);
+}
 
-	/*
-	 * A queued request is a click, not a sale: its commit need not wait for
-	 * the disk (the seats a server then holds commit as usual, and durably
-	 * after it).  A crash may forget requests accepted in its last moments;
-	 * their status then says TK019 and the client asks again.
-	 */
+/*
+ * Step 7, a new request accepted.  A queued request is a click, not a sale:
+ * its commit need not wait for the disk (the seats a server then holds
+ * commit as usual, and durably after it).  A crash may forget requests
+ * accepted in its last moments; their status then says TK019 and the
+ * client asks again.  The worker is woken when this transaction commits.
+ */
+static void
+request_accepted(void)
+{
 	(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);
 	queue_signal_accepted();
+}
 
+/*
+ * enqueue(user_id bigint, train text, service_date date, from_station text,
+ *		   to_station text, seat_class text, request_id text) returns queue_entry
+ *
+ * The steps, in the order whose errors callers see: arguments, seat class,
+ * journey, a repeated client request id, admission, then the ring or the
+ * table.
+ */
+Datum
+ticket_enqueue(PG_FUNCTION_ARGS)
+{
+	EnqueueArgs args;
+	EnqueueJourney journey;
+	EnqueueAnswer answer;
+	int32		cap = queue_max_waiting_setting();
+
+	read_arguments(fcinfo, &args);
+	SPI_connect();
+	resolve_seat_class(&args);
+	resolve_journey(&args, &journey);
+	if (args.client_id == NULL || !find_repeated_request(&args, &journey, &answer))
+	{
+		bool		accepted;
+
+		check_admission(&args, &journey);
+		if (queue_ring_available())
+			accepted = enqueue_into_ring(&args, &journey, cap, &answer);
+		else
+		{
+			enqueue_into_table(&args, &journey, cap, &answer);
+			accepted = true;
+		}
+		if (accepted)
+			request_accepted();
+	}
 	SPI_finish();
-	PG_RETURN_DATUM(queue_entry(fcinfo, request_id, position, true, ahead, "waiting"));
+	PG_RETURN_DATUM(queue_entry(fcinfo, &answer));
 }
 
 PG_FUNCTION_INFO_V1(ticket_queue_wait);
@@ -660,14 +776,14 @@ ticket_queue_wait(PG_FUNCTION_ARGS)
 	timeout = PG_ARGISNULL(1) ? NULL : PG_GETARG_INTERVAL_P(1);
 	if (timeout == NULL || timeout->time < 0 || timeout->day < 0 || timeout->month < 0)
 		ereport(ERROR,
-				(errcode(MAKE_SQLSTATE('T', 'K', '0', '1', '7')),
+				(errcode(ERRCODE_TICKET_INVALID_ARGUMENT),
 				 errmsg("timeout must be a non-negative interval")));
 	until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 													TimestampTzGetDatum(GetCurrentTimestamp()),
 													IntervalPGetDatum(timeout)));
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
-				(errcode(MAKE_SQLSTATE('T', 'K', '0', '1', '9')),
+				(errcode(ERRCODE_TICKET_NO_SUCH_QUEUED_REQUEST),
 				 errmsg("no such queued request: <NULL>")));
 	request_id = PG_GETARG_INT64(0);
 	value = Int64GetDatum(request_id);

@@ -37,7 +37,6 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
@@ -48,8 +47,7 @@
 
 #include "queue_ring.h"
 #include "queue_signal.h"
-
-#define QUEUE_RING_SLOTS 16384
+#include "shmem.h"
 
 /* databases whose queues use the ring at once */
 #define QUEUE_RING_DATABASES 64
@@ -93,13 +91,11 @@ typedef struct RingCounter
  * of each request it took from the ring here, and it becomes visible when
  * the server's transaction commits, together with the request leaving the
  * ring.  A waiter woken by the batch then has its answer without a query.
- * Slot request_id % QUEUE_ANSWER_SLOTS: a newer answer overwrites an older
- * one; an answer not here (overwritten, too long to keep, or the slot taken
- * by an answer not committed yet) is read from ticket.queue_request as
- * before.
+ * Slot request_id % answer_slots (ticket.queue_answer_slots): a newer
+ * answer overwrites an older one; an answer not here (overwritten, too long
+ * to keep, or the slot taken by an answer not committed yet) is read from
+ * ticket.queue_request as before.
  */
-#define QUEUE_ANSWER_SLOTS 8192
-
 typedef struct AnswerSlot
 {
 	int64		request_id;		/* 0: empty */
@@ -109,24 +105,29 @@ typedef struct AnswerSlot
 	QueueRingServed served;
 } AnswerSlot;
 
+/*
+ * The ring's header; its entries and then its answers follow it in the
+ * same area, as many as the startup settings said (ticket.queue_ring_size,
+ * ticket.queue_answer_slots).
+ */
 typedef struct QueueRing
 {
 	LWLock	   *lock;
+	int			capacity;		/* entries */
+	int			answer_slots;
+	RingEntry  *entries;
+	AnswerSlot *answers;
 	RingCounter counters[QUEUE_RING_DATABASES];
 	int			high_water;		/* entries at and beyond are all free */
 	int			used;
-	RingEntry	entries[QUEUE_RING_SLOTS];
-	AnswerSlot	answers[QUEUE_ANSWER_SLOTS];
 } QueueRing;
 
 static QueueRing *ring = NULL;
 
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
 /* the entries this backend's transaction answers for */
 static int *owned = NULL;
 static int	nowned = 0;
+static int	owned_room = 0;
 static bool callbacks_registered = false;
 
 PG_FUNCTION_INFO_V1(ticket_queue_ring_take);
@@ -134,41 +135,28 @@ PG_FUNCTION_INFO_V1(ticket_queue_ring_answered);
 PG_FUNCTION_INFO_V1(ticket_queue_ring_runs);
 PG_FUNCTION_INFO_V1(ticket_queue_ring_request);
 
-static void
-queue_ring_shmem_request(void)
+Size
+queue_ring_shmem_size(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(QueueRing)));
-	RequestNamedLWLockTranche("ticket queue ring", 1);
-}
+	Size		size = MAXALIGN(sizeof(QueueRing));
 
-static void
-queue_ring_shmem_startup(void)
-{
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	ring = ShmemInitStruct("ticket queue ring", sizeof(QueueRing), &found);
-	if (!found)
-	{
-		memset(ring, 0, sizeof(QueueRing));
-		ring->lock = &(GetNamedLWLockTranche("ticket queue ring"))->lock;
-	}
-	LWLockRelease(AddinShmemInitLock);
+	size = add_size(size, MAXALIGN(mul_size(ticket_queue_ring_size, sizeof(RingEntry))));
+	return add_size(size, mul_size(ticket_queue_answer_slots, sizeof(AnswerSlot)));
 }
 
 void
-queue_ring_init(void)
+queue_ring_shmem_init(void *ptr, bool found)
 {
-	if (!process_shared_preload_libraries_in_progress)
+	ring = ptr;
+	if (found)
 		return;
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = queue_ring_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = queue_ring_shmem_startup;
+	ring->lock = ticket_shmem_lock(TICKET_LOCK_QUEUE_RING);
+	ring->capacity = ticket_queue_ring_size;
+	ring->answer_slots = ticket_queue_answer_slots;
+	/* the postmaster maps shared memory at the same address in every process */
+	ring->entries = (RingEntry *) ((char *) ring + MAXALIGN(sizeof(QueueRing)));
+	ring->answers = (AnswerSlot *) ((char *) ring->entries
+									+ MAXALIGN(mul_size(ring->capacity, sizeof(RingEntry))));
 }
 
 bool
@@ -356,17 +344,39 @@ queue_ring_subxact_callback(SubXactEvent event, SubTransactionId sub, SubTransac
 		settle(false, sub, parent);
 }
 
-/* this backend's transaction now answers for entry i (the ring's lock is held) */
+/*
+ * Room to own `more` entries, made before any entry changes state: an entry
+ * made PENDING or TAKEN that this backend then failed to list would never
+ * be settled.  The list grows as needed (up to the ring's capacity) rather
+ * than taking the ring's size in every backend that ever enqueues.
+ */
 static void
-own_entry(int i)
+reserve_owned(int more)
 {
+	int			need = Min(nowned + more, ring->capacity);
+
 	if (!callbacks_registered)
 	{
 		RegisterXactCallback(queue_ring_xact_callback, NULL);
 		RegisterSubXactCallback(queue_ring_subxact_callback, NULL);
-		owned = MemoryContextAlloc(TopMemoryContext, sizeof(int) * QUEUE_RING_SLOTS);
 		callbacks_registered = true;
 	}
+	if (need > owned_room)
+	{
+		int			room = Min(Max(need, Max(owned_room * 2, 64)), ring->capacity);
+
+		owned = owned == NULL
+			? MemoryContextAlloc(TopMemoryContext, sizeof(int) * room)
+			: repalloc(owned, sizeof(int) * room);
+		owned_room = room;
+	}
+}
+
+/* this backend's transaction now answers for entry i (the ring's lock is held; room reserved) */
+static void
+own_entry(int i)
+{
+	Assert(nowned < owned_room);
 	owned[nowned++] = i;
 }
 
@@ -437,6 +447,7 @@ queue_ring_accept(const QueueRingRequest *req, int32 cap, int64 request_id_base,
 	RingCounter *counter;
 	Oid			extension = current_extension();
 
+	reserve_owned(1);
 	LWLockAcquire(ring->lock, LW_EXCLUSIVE);
 	for (int i = 0; i < ring->high_water; i++)
 	{
@@ -477,7 +488,7 @@ queue_ring_accept(const QueueRingRequest *req, int32 cap, int64 request_id_base,
 	}
 	if (slot < 0)
 	{
-		if (ring->high_water >= QUEUE_RING_SLOTS)
+		if (ring->high_water >= ring->capacity)
 		{
 			LWLockRelease(ring->lock);
 			return QUEUE_RING_FULL;
@@ -576,6 +587,7 @@ ticket_queue_ring_take(PG_FUNCTION_ARGS)
 		picked[j + 1] = x;
 	}
 	n = Min(n, batch_size);
+	reserve_owned(n);
 	for (int i = 0; i < n; i++)
 	{
 		RingEntry  *e = &ring->entries[picked[i]];
@@ -879,7 +891,7 @@ ticket_queue_ring_answered(PG_FUNCTION_ARGS)
 	for (int i = 0; i < nout; i++)
 	{
 		RingEntry  *e = NULL;
-		int			slot = (int) ((uint64) outcome_ids[i] % QUEUE_ANSWER_SLOTS);
+		int			slot = (int) ((uint64) outcome_ids[i] % ring->answer_slots);
 		AnswerSlot *a = &ring->answers[slot];
 
 		for (int k = 0; k < nowned && e == NULL; k++)
@@ -920,7 +932,7 @@ queue_ring_answer_of(int64 request_id, QueueRingServed *served)
 	if (ring == NULL || request_id <= 0)
 		return false;
 	extension = current_extension();
-	a = &ring->answers[(uint64) request_id % QUEUE_ANSWER_SLOTS];
+	a = &ring->answers[(uint64) request_id % ring->answer_slots];
 	LWLockAcquire(ring->lock, LW_SHARED);
 	found = a->visible && a->request_id == request_id && a->dbid == MyDatabaseId && a->extension == extension;
 	if (found)

@@ -67,7 +67,6 @@ typedef struct QueueRingServed
 	char		message[QUEUE_RING_MESSAGE_MAX];
 } QueueRingServed;
 
-extern void queue_ring_init(void);
 extern bool queue_ring_answer_of(int64 request_id, QueueRingServed *served);
 extern bool queue_ring_available(void);
 extern bool queue_ring_wait_for(int64 request_id, TimestampTz until);

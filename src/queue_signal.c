@@ -36,11 +36,11 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
-#include "storage/shmem.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
 #include "queue_signal.h"
+#include "shmem.h"
 
 #define QUEUE_SIGNAL_SLOTS 64
 
@@ -66,9 +66,6 @@ typedef struct QueueSignalShared
 
 static QueueSignalShared *queue_signal = NULL;
 
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
 /* this transaction's signals, sent when it commits */
 static uint64 pending_batch_slots = 0;
 static bool pending_worker_wakeup = false;
@@ -79,47 +76,26 @@ PG_FUNCTION_INFO_V1(ticket_queue_batch_count);
 PG_FUNCTION_INFO_V1(ticket_queue_sleep);
 PG_FUNCTION_INFO_V1(ticket_queue_notify_served);
 
-static void
-queue_signal_shmem_request(void)
+Size
+queue_signal_shmem_size(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(QueueSignalShared)));
-}
-
-static void
-queue_signal_shmem_startup(void)
-{
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	queue_signal = ShmemInitStruct("ticket queue signals", sizeof(QueueSignalShared), &found);
-	if (!found)
-	{
-		pg_atomic_init_u32(&queue_signal->worker_procno, INVALID_PGPROCNO);
-		pg_atomic_init_u32(&queue_signal->worker_database, InvalidOid);
-		pg_atomic_init_u64(&queue_signal->timetable_changes, 0);
-		for (int i = 0; i < QUEUE_SIGNAL_SLOTS; i++)
-		{
-			pg_atomic_init_u64(&queue_signal->slots[i].batches, 0);
-			ConditionVariableInit(&queue_signal->slots[i].cv);
-		}
-	}
-	LWLockRelease(AddinShmemInitLock);
+	return sizeof(QueueSignalShared);
 }
 
 void
-queue_signal_init(void)
+queue_signal_shmem_init(void *ptr, bool found)
 {
-	if (!process_shared_preload_libraries_in_progress)
+	queue_signal = ptr;
+	if (found)
 		return;
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = queue_signal_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = queue_signal_shmem_startup;
+	pg_atomic_init_u32(&queue_signal->worker_procno, INVALID_PGPROCNO);
+	pg_atomic_init_u32(&queue_signal->worker_database, InvalidOid);
+	pg_atomic_init_u64(&queue_signal->timetable_changes, 0);
+	for (int i = 0; i < QUEUE_SIGNAL_SLOTS; i++)
+	{
+		pg_atomic_init_u64(&queue_signal->slots[i].batches, 0);
+		ConditionVariableInit(&queue_signal->slots[i].cv);
+	}
 }
 
 static void

@@ -11,9 +11,6 @@
 
 #include "datatype/timestamp.h"
 
-/* from _PG_init: asks for the shared memory when preloaded */
-extern void queue_signal_init(void);
-
 /* the queue worker: enqueue commits set this process's latch */
 extern void queue_signal_register_worker(void);
 

@@ -9,13 +9,12 @@
 
 #include "datatype/timestamp.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
-#include "journey_cache.h"
-#include "queue_ring.h"
-#include "queue_signal.h"
 #include "queue_worker.h"
+#include "shmem.h"
 
 PG_MODULE_MAGIC;
 
@@ -40,9 +39,9 @@ _PG_init(void)
 							PGC_USERSET,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
-	queue_signal_init();
-	queue_ring_init();
-	journey_cache_init();
+	/* shared memory, and the settings that size it, only when preloaded */
+	if (process_shared_preload_libraries_in_progress)
+		ticket_shmem_preload();
 	queue_worker_init();
 	MarkGUCPrefixReserved("ticket");
 }
