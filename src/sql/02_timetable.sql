@@ -117,6 +117,26 @@ CREATE TRIGGER train_timetable_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNC
 
 -- lookups -------------------------------------------------------------------
 
+-- The one rule that says which station a caller names: its telegraph code
+-- in any case (vnp, VNP) or its exact name (北京南), surrounding blanks
+-- ignored; a code wins over a name.  station_id() and journey() use it, and
+-- search and the rest resolve stations through station_id().
+-- LANGUAGE sql, STABLE, not STRICT, set-returning and without a SET clause,
+-- so the planner inlines it as a subquery into the query that uses it:
+-- journey() resolves train, run, both stations and their stops in one
+-- query, as fast as with the match written into it.  Without SET the body
+-- names its table with the schema.  An inlined function is still checked
+-- for EXECUTE, so the roles that call station_id() and journey() have it.
+CREATE OR REPLACE FUNCTION station_named(station text) RETURNS TABLE (station_id integer)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+	SELECT s.station_id FROM ticket.station s
+	WHERE s.code = upper(btrim(station)) OR s.name = btrim(station)
+	ORDER BY s.code = upper(btrim(station)) DESC LIMIT 1
+$$;
+COMMENT ON FUNCTION station_named(text) IS 'internal: the station a text names, by telegraph code in any case or exact name, blanks trimmed, the code first; no row if none';
+REVOKE EXECUTE ON FUNCTION station_named(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION station_named(text) TO ticket_app, ticket_admin;
+
 CREATE OR REPLACE FUNCTION station_id(station text) RETURNS integer
 LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
@@ -125,9 +145,7 @@ BEGIN
 	IF station IS NULL THEN
 		RAISE EXCEPTION 'station must not be null' USING ERRCODE = 'TK017';
 	END IF;
-	SELECT s.station_id INTO result FROM station s
-	WHERE s.code = upper(btrim(station)) OR s.name = btrim(station)
-	ORDER BY s.code = upper(btrim(station)) DESC LIMIT 1;
+	SELECT s.station_id INTO result FROM station_named(station) s;
 	IF result IS NULL THEN
 		RAISE EXCEPTION 'no such station: "%"', station USING ERRCODE = 'TK009',
 			HINT = 'Give a telegraph code such as VNP or a name such as 北京南.';
@@ -211,14 +229,8 @@ BEGIN
 	     journey.run_id, journey.n_legs, journey.run_status
 	FROM (SELECT 1) one
 	LEFT JOIN train t ON t.code = upper(btrim(train))
-	LEFT JOIN LATERAL (
-		SELECT s.station_id FROM station s
-		WHERE s.code = upper(btrim(from_station)) OR s.name = btrim(from_station)
-		ORDER BY s.code = upper(btrim(from_station)) DESC LIMIT 1) f ON true
-	LEFT JOIN LATERAL (
-		SELECT s.station_id FROM station s
-		WHERE s.code = upper(btrim(to_station)) OR s.name = btrim(to_station)
-		ORDER BY s.code = upper(btrim(to_station)) DESC LIMIT 1) d ON true
+	LEFT JOIN LATERAL station_named(from_station) f ON true
+	LEFT JOIN LATERAL station_named(to_station) d ON true
 	LEFT JOIN stop a ON a.train_id = t.train_id AND a.station_id = f.station_id
 	LEFT JOIN stop b ON b.train_id = t.train_id AND b.station_id = d.station_id
 	LEFT JOIN run r ON r.train_id = t.train_id AND r.service_date = journey.service_date;

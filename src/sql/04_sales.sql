@@ -319,6 +319,26 @@ COMMENT ON FUNCTION close_sales(text, date) IS 'stop sales of a run; tickets alr
 REVOKE EXECUTE ON FUNCTION close_sales(text, date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION close_sales(text, date) TO ticket_admin;
 
+-- TK012, worded once.  A grab, a change and the waitlist raise it
+-- (raise_sales_not_open); serve_queue fails a batch's requests with the same
+-- text.  Callers check the run's status themselves and call the raise only
+-- when sales are closed, so the open path costs no call.  The train is given
+-- as the caller shows it (upper case).
+CREATE OR REPLACE FUNCTION sales_not_open_message(train text, service_date date) RETURNS text
+	LANGUAGE sql STABLE PARALLEL SAFE
+	RETURN format('sales are not open for train %s on %s', train, service_date);
+COMMENT ON FUNCTION sales_not_open_message(text, date) IS 'internal: the message of TK012, sales are not open for a train on a date';
+REVOKE EXECUTE ON FUNCTION sales_not_open_message(text, date) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION raise_sales_not_open(train text, service_date date) RETURNS void
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
+	RAISE EXCEPTION USING ERRCODE = 'TK012', MESSAGE = sales_not_open_message(train, service_date);
+END
+$$;
+COMMENT ON FUNCTION raise_sales_not_open(text, date) IS 'internal: raise TK012, sales are not open for a train on a date';
+REVOKE EXECUTE ON FUNCTION raise_sales_not_open(text, date) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION remaining(train text, service_date date, from_station text, to_station text)
 RETURNS TABLE (seat_class text, remaining integer)
 LANGUAGE plpgsql STABLE SET search_path = ticket, pg_catalog, pg_temp AS $$
@@ -709,8 +729,7 @@ BEGIN
 	END IF;
 
 	IF j.run_status <> 'open' THEN
-		RAISE EXCEPTION 'sales are not open for train % on %', upper(train), service_date
-			USING ERRCODE = 'TK012';
+		PERFORM raise_sales_not_open(upper(train), service_date);
 	END IF;
 
 	RETURN NEXT hold_seat(grab.user_id, j.run_id, j.train_id, j.legs, cls, grab.request_id, true,
@@ -887,33 +906,79 @@ COMMENT ON FUNCTION order_tickets(bigint) IS 'the tickets of an order: passenger
 REVOKE EXECUTE ON FUNCTION order_tickets(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION order_tickets(bigint) TO ticket_app, ticket_admin;
 
+-- One attempt of the passenger form of grab(), as named steps; each step is
+-- a function below, in the order it runs.  Keep that order: it is the order
+-- in which the attempt takes its locks (the user's advisory locks here, then
+-- the user's row of the day, orders, carriages, as in cancel()).  A step
+-- that fails raises, and the attempt is undone with what the steps before
+-- it did (grab() retries one that lost a deadlock; the waitlist runs each
+-- attempt in a subtransaction).
 CREATE OR REPLACE FUNCTION grab_named(user_id bigint, train text, service_date date, from_station text,
 	to_station text, seat_class text, passengers text[], seat_letters text DEFAULT NULL)
 RETURNS SETOF passenger_booking
 LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
-	j record;
 	cls ticket.seat_class := checked_seat_class(seat_class);
 	letters text := nullif(upper(btrim(seat_letters)), '');
 	n integer := coalesce(cardinality(passengers), 0);
-	code text;
+	code text := upper(btrim(train));
 	today date := beijing_now()::date;
-	counts user_day;
+	j record;
+	pax record;
 	trip tsrange;
-	full_fare numeric;
-	pax passenger;
-	pids bigint[];
-	keys text[];
-	ptypes text[];
-	prices numeric[];
-	seats integer[];
-	level integer;
-	asked boolean;
-	clash record;
+	fares record;
+	placed record;
 	new_order bigint;
-	order_total numeric;
-	until timestamptz := now() + hold_timeout();
-	violated text;
+BEGIN
+	-- the request, before anything is locked
+	PERFORM check_group_request(grab_named.user_id, passengers, n, cls);
+	SELECT * INTO j FROM journey(train, service_date, from_station, to_station);
+	IF letters IS NOT NULL THEN
+		PERFORM check_seat_letters(code, j.train_id, cls, n, letters, seat_letters);
+	END IF;
+
+	-- The user's lock (daily counters, passengers), then the user's lock on
+	-- the run that the single-seat grab takes too; always in this order.
+	PERFORM pg_advisory_xact_lock(hashint8extended(grab_named.user_id, -1));
+	PERFORM pg_advisory_xact_lock(hashint8extended(grab_named.user_id, j.run_id));
+
+	IF j.run_status <> 'open' THEN
+		PERFORM raise_sales_not_open(code, service_date);
+	END IF;
+	PERFORM check_daily_limits(grab_named.user_id, today);
+	PERFORM check_unpaid_order(grab_named.user_id, j.run_id, true);
+
+	SELECT * INTO pax FROM named_passengers(grab_named.user_id, passengers);
+	trip := travel_time(j.train_id, service_date, j.legs);
+	PERFORM check_passengers_free(pax.document_keys, trip);
+	SELECT * INTO fares FROM price_passengers(j.train_id, j.legs, cls, pax.passenger_types);
+
+	SELECT * INTO placed FROM seat_group(j.run_id, j.train_id, j.legs, cls, n, letters);
+	IF placed.seats IS NULL THEN
+		RAISE EXCEPTION 'sold out: no % seats for % passengers on train % on % from % to %',
+			cls, n, code, service_date, from_station, to_station USING ERRCODE = 'TK001';
+	END IF;
+
+	new_order := write_group_order(grab_named.user_id, j.run_id, cls, j.legs, trip, today,
+		pax.passenger_ids, pax.document_keys, pax.passenger_types, fares.prices, fares.total, placed.seats);
+
+	RETURN QUERY
+	SELECT b.order_id, b.ticket_id, b.passenger, b.passenger_type, b.carriage, b.seat_no, b.seat_class,
+	       b.legs, b.departs, b.arrives, b.price, b.total, b.hold_until, b.status,
+	       CASE placed.level WHEN 1 THEN 'row' WHEN 2 THEN 'adjacent_rows' WHEN 3 THEN 'carriage' ELSE 'spread' END,
+	       CASE WHEN letters IS NOT NULL THEN placed.letters_ok END
+	FROM order_tickets(new_order) b;
+END
+$$;
+COMMENT ON FUNCTION grab_named(bigint, text, date, text, text, text, text[], text) IS 'internal: one attempt of the passenger form of grab()';
+REVOKE EXECUTE ON FUNCTION grab_named(bigint, text, date, text, text, text, text[], text) FROM PUBLIC;
+
+-- grab_named, step 1: what can be checked before anything is looked up:
+-- a user, 1 to 5 different passengers (a document number written with
+-- blanks or in lower case is the same passenger), one class for all.
+CREATE OR REPLACE FUNCTION check_group_request(user_id bigint, passengers text[], n integer, cls seat_class)
+RETURNS void
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 BEGIN
 	IF user_id IS NULL THEN
 		RAISE EXCEPTION 'user id must not be null' USING ERRCODE = 'TK017';
@@ -927,35 +992,47 @@ BEGIN
 		RAISE EXCEPTION 'an order with passengers needs a seat class' USING ERRCODE = 'TK017',
 			HINT = 'All tickets of an order are in one class.';
 	END IF;
-	SELECT * INTO j FROM journey(train, service_date, from_station, to_station);
-	code := upper(btrim(train));
-	IF letters IS NOT NULL THEN
-		IF code !~ '^[GDC]' OR cls NOT IN ('business', 'first', 'second') THEN
-			RAISE EXCEPTION 'seat choice is offered on G, D and C trains in business, first and second class only'
-				USING ERRCODE = 'TK046', DETAIL = format('Train %s, class %s.', code, cls);
-		END IF;
-		IF letters !~ '^[A-F]+$' OR length(letters) > n
-		   OR (SELECT count(DISTINCT l) FROM regexp_split_to_table(letters, '') l) <> length(letters)
-		   OR NOT EXISTS (SELECT 1 FROM carriage ca WHERE ca.train_id = j.train_id AND ca.seat_class = cls
-		                  AND letters_mask(ca.layout, letters) IS NOT NULL) THEN
-			RAISE EXCEPTION 'invalid seat letters: "%"', seat_letters USING ERRCODE = 'TK045',
-				DETAIL = format('Give at most one letter per passenger (%s), each once, from the class''s row layout.', n),
-				HINT = 'Second class rows are A B C | D F, first class A C | D F, business A | C F.';
-		END IF;
-	END IF;
+END
+$$;
+COMMENT ON FUNCTION check_group_request(bigint, text[], integer, seat_class) IS 'internal: grab_named step 1, TK017 or TK044 unless the request names a user, 1 to 5 different passengers and a class';
+REVOKE EXECUTE ON FUNCTION check_group_request(bigint, text[], integer, seat_class) FROM PUBLIC;
 
-	-- The user's lock (daily counters, passengers), then the user's lock on
-	-- the run that the single-seat grab takes too; always in this order.
-	PERFORM pg_advisory_xact_lock(hashint8extended(grab_named.user_id, -1));
-	PERFORM pg_advisory_xact_lock(hashint8extended(grab_named.user_id, j.run_id));
-
-	IF j.run_status <> 'open' THEN
-		RAISE EXCEPTION 'sales are not open for train % on %', code, service_date USING ERRCODE = 'TK012';
+-- grab_named, step 2 (only when seats are chosen): 12306 offers the choice
+-- of seat letters on G, D and C trains in the classes with a row layout of
+-- letters; at most one letter per passenger, each once, from a layout of
+-- the class on this train.
+CREATE OR REPLACE FUNCTION check_seat_letters(train_code text, train_id integer, cls seat_class, n integer,
+	letters text, seat_letters text)
+RETURNS void
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
+	IF train_code !~ '^[GDC]' OR cls NOT IN ('business', 'first', 'second') THEN
+		RAISE EXCEPTION 'seat choice is offered on G, D and C trains in business, first and second class only'
+			USING ERRCODE = 'TK046', DETAIL = format('Train %s, class %s.', train_code, cls);
 	END IF;
-	-- The day's counters, row locked until commit: a concurrent cancel()
-	-- of this user waits to count.  Lock order: this row, then orders, then
-	-- carriages, as in cancel().
-	INSERT INTO user_day AS u (user_id, day) VALUES (grab_named.user_id, today)
+	IF letters !~ '^[A-F]+$' OR length(letters) > n
+	   OR (SELECT count(DISTINCT l) FROM regexp_split_to_table(letters, '') l) <> length(letters)
+	   OR NOT EXISTS (SELECT 1 FROM carriage ca WHERE ca.train_id = check_seat_letters.train_id AND ca.seat_class = cls
+	                  AND letters_mask(ca.layout, letters) IS NOT NULL) THEN
+		RAISE EXCEPTION 'invalid seat letters: "%"', seat_letters USING ERRCODE = 'TK045',
+			DETAIL = format('Give at most one letter per passenger (%s), each once, from the class''s row layout.', n),
+			HINT = 'Second class rows are A B C | D F, first class A C | D F, business A | C F.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION check_seat_letters(text, integer, seat_class, integer, text, text) IS 'internal: grab_named step 2, TK046 if the train or class offers no seat choice, TK045 if the letters (seat_letters as given, letters normalised) do not fit n passengers and the class''s layouts';
+REVOKE EXECUTE ON FUNCTION check_seat_letters(text, integer, seat_class, integer, text, text) FROM PUBLIC;
+
+-- grab_named, step 3 (under the user's lock): the day's counters, row
+-- locked until commit, so a concurrent cancel() of this user waits to
+-- count.  Lock order: this row, then orders, then carriages, as in
+-- cancel().  write_group_order() counts the order in this row.
+CREATE OR REPLACE FUNCTION check_daily_limits(user_id bigint, today date) RETURNS void
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	counts user_day;
+BEGIN
+	INSERT INTO user_day AS u (user_id, day) VALUES (check_daily_limits.user_id, today)
 	ON CONFLICT ON CONSTRAINT user_day_pkey DO UPDATE SET orders = u.orders
 	RETURNING * INTO counts;
 	IF counts.cancels >= setting('max_cancels_per_day') THEN
@@ -967,79 +1044,137 @@ BEGIN
 		RAISE EXCEPTION 'daily order limit reached: user % made % orders today', user_id, counts.orders
 			USING ERRCODE = 'TK048', HINT = 'Try again tomorrow (Beijing time).';
 	END IF;
+END
+$$;
+COMMENT ON FUNCTION check_daily_limits(bigint, date) IS 'internal: grab_named step 3, lock the user''s counters of the (Beijing) day; TK047 or TK048 when a daily limit is reached';
+REVOKE EXECUTE ON FUNCTION check_daily_limits(bigint, date) FROM PUBLIC;
 
-	PERFORM check_unpaid_order(grab_named.user_id, j.run_id, true);
-
-	-- the passengers, in the order given
-	FOR i IN 1..n LOOP
+-- grab_named, step 4 (under the user's lock, which add_passenger and
+-- remove_passenger take too): the account's passengers by document number,
+-- in the order given; a number held under two document types is the ID
+-- card's.
+CREATE OR REPLACE FUNCTION named_passengers(user_id bigint, passengers text[],
+	OUT passenger_ids bigint[], OUT document_keys text[], OUT passenger_types text[])
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	pax passenger;
+BEGIN
+	FOR i IN 1..cardinality(passengers) LOOP
 		SELECT p.* INTO pax FROM passenger p
-		WHERE p.user_id = grab_named.user_id AND p.document_no = upper(regexp_replace(passengers[i], '\s', '', 'g'))
+		WHERE p.user_id = named_passengers.user_id AND p.document_no = upper(regexp_replace(passengers[i], '\s', '', 'g'))
 		  AND p.removed_at IS NULL
 		ORDER BY p.document_type = 'id_card' DESC LIMIT 1;
 		IF NOT FOUND THEN
 			RAISE EXCEPTION 'no passenger % on account %', passengers[i], user_id USING ERRCODE = 'TK042',
 				HINT = 'Add passengers with ticket.add_passenger() first.';
 		END IF;
-		pids[i] := pax.passenger_id;
-		keys[i] := pax.document_type || ':' || pax.document_no;
-		ptypes[i] := pax.passenger_type;
+		passenger_ids[i] := pax.passenger_id;
+		document_keys[i] := pax.document_type || ':' || pax.document_no;
+		passenger_types[i] := pax.passenger_type;
 	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION named_passengers(bigint, text[]) IS 'internal: grab_named step 4, the account''s passengers by document number in the order given (id, document key, passenger type); TK042 for one it does not have';
+REVOKE EXECUTE ON FUNCTION named_passengers(bigint, text[]) FROM PUBLIC;
 
-	trip := travel_time(j.train_id, service_date, j.legs);
-	-- unpaid holds of these people past their deadline no longer count:
-	-- expire them (the sweeper would) so they do not block this order
+-- grab_named, step 5: a person is in one place at a time.  Unpaid holds of
+-- these people past their deadline no longer count: expire them (the
+-- sweeper would) so they do not block this order.  Then a friendly early
+-- answer if one of them travels then; the exclusion constraint decides
+-- under races (write_group_order()).
+CREATE OR REPLACE FUNCTION check_passengers_free(document_keys text[], trip tsrange) RETURNS void
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	clash record;
+BEGIN
 	PERFORM expire_orders(array_agg(x.order_id)) FROM (
 		SELECT o.order_id FROM orders o
 		WHERE o.order_id IN (
 			SELECT t.order_id FROM tickets t
-			WHERE t.document_key = ANY (keys) AND t.status = 'held' AND t.hold_until <= now() AND t.travel && trip)
+			WHERE t.document_key = ANY (document_keys) AND t.status = 'held' AND t.hold_until <= now() AND t.travel && trip)
 		  AND o.status = 'held' AND o.hold_until <= now()
 		ORDER BY o.order_id
 		FOR UPDATE OF o SKIP LOCKED) x
 	HAVING count(*) > 0;
-	-- a friendly early answer; the exclusion constraint decides under races
 	SELECT p.name, t.ticket_id, tr.code, t.travel INTO clash
 	FROM tickets t JOIN passenger p ON p.passenger_id = t.passenger_id
 	JOIN run r ON r.run_id = t.run_id JOIN train tr ON tr.train_id = r.train_id
-	WHERE t.document_key = ANY (keys) AND t.status IN ('held', 'paid') AND t.travel && trip
+	WHERE t.document_key = ANY (document_keys) AND t.status IN ('held', 'paid') AND t.travel && trip
 	ORDER BY t.ticket_id LIMIT 1;
 	IF FOUND THEN
 		RAISE EXCEPTION 'passenger % is already travelling then', clash.name USING ERRCODE = 'TK043',
 			DETAIL = format('Ticket %s on train %s covers %s.', clash.ticket_id, clash.code, clash.travel);
 	END IF;
+END
+$$;
+COMMENT ON FUNCTION check_passengers_free(text[], tsrange) IS 'internal: grab_named step 5, expire the passengers'' unpaid holds past their deadline that overlap the trip; TK043 if one of them still holds or has a ticket overlapping it';
+REVOKE EXECUTE ON FUNCTION check_passengers_free(text[], tsrange) FROM PUBLIC;
 
-	full_fare := fare_of(j.train_id, lower(j.legs), upper(j.legs), cls);
-	order_total := 0;
-	FOR i IN 1..n LOOP
-		prices[i] := passenger_price(full_fare, ptypes[i], cls);
-		order_total := order_total + prices[i];
+-- grab_named, step 6: what each passenger pays (the full fare of the journey
+-- and class by passenger type) and the order's total.
+CREATE OR REPLACE FUNCTION price_passengers(train_id integer, legs segrange, cls seat_class, passenger_types text[],
+	OUT prices numeric[], OUT total numeric)
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	full_fare numeric := fare_of(train_id, lower(legs), upper(legs), cls);
+BEGIN
+	total := 0;
+	FOR i IN 1..cardinality(passenger_types) LOOP
+		prices[i] := passenger_price(full_fare, passenger_types[i], cls);
+		total := total + prices[i];
 	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION price_passengers(integer, segrange, seat_class, text[]) IS 'internal: grab_named step 6, the price of each passenger type for a journey and class, and their total';
+REVOKE EXECUTE ON FUNCTION price_passengers(integer, segrange, seat_class, text[]) FROM PUBLIC;
 
-	-- seats, their carriages locked (place_group); expired holds may still
-	-- mark seats taken: release those of this run and look once more
+-- grab_named, step 7: seats for the group, their carriages locked
+-- (place_group(), which gives n >= 1 seats or fails).  Expired holds may
+-- still mark seats taken: release those of this run and look once more.
+-- Seats NULL: sold out, and the caller raises TK001.
+CREATE OR REPLACE FUNCTION seat_group(run_id bigint, train_id integer, legs segrange, cls seat_class, n integer,
+	letters text, OUT seats integer[], OUT level integer, OUT letters_ok boolean)
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
 	FOR attempt IN 1..2 LOOP
 		BEGIN
 			SELECT array_agg(p.seat_id), max(p.level), bool_and(p.letters_ok)
-			INTO seats, level, asked
-			FROM place_group(j.run_id, j.train_id, j.legs, cls, n, letters) p;
+			INTO seats, level, letters_ok
+			FROM place_group(seat_group.run_id, seat_group.train_id, seat_group.legs, cls, n, letters) p;
 			EXIT;
 		EXCEPTION WHEN SQLSTATE 'TKZ02' THEN
-			IF attempt = 2 OR release_expired_holds(j.run_id) = 0 THEN
-				RAISE EXCEPTION 'sold out: no % seats for % passengers on train % on % from % to %',
-					cls, n, code, service_date, from_station, to_station USING ERRCODE = 'TK001';
-			END IF;
+			EXIT WHEN attempt = 2 OR release_expired_holds(seat_group.run_id) = 0;
 		END;
 	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION seat_group(bigint, integer, segrange, seat_class, integer, text) IS 'internal: grab_named step 7, seats for n passengers sitting together with their carriages locked, the placement level (1 row .. 4 spread) and whether the asked letters were met; seats NULL if sold out';
+REVOKE EXECUTE ON FUNCTION seat_group(bigint, integer, segrange, seat_class, integer, text) FROM PUBLIC;
 
-	new_order := nextval('orders_order_id_seq');
+-- grab_named, step 8: the order and one held ticket per passenger, in the
+-- order given, and the order counted in the user's row of the day (locked
+-- in step 3).  The constraints have the last word under races: a passenger
+-- travelling then (tickets_one_place_at_a_time) or an unpaid order of the
+-- user on the run (orders_one_unpaid_per_run) raise TK043 and TK002.
+CREATE OR REPLACE FUNCTION write_group_order(user_id bigint, run_id bigint, cls seat_class, legs segrange,
+	trip tsrange, today date, passenger_ids bigint[], document_keys text[], passenger_types text[],
+	prices numeric[], total numeric, seats integer[])
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	new_order bigint := nextval('orders_order_id_seq');
+	until timestamptz := now() + hold_timeout();
+	violated text;
+BEGIN
 	BEGIN
 		INSERT INTO orders (order_id, user_id, run_id, seat_class, legs, hold_until, total)
-		VALUES (new_order, grab_named.user_id, j.run_id, cls, j.legs, until, order_total);
+		VALUES (new_order, write_group_order.user_id, write_group_order.run_id, cls, write_group_order.legs, until,
+		        write_group_order.total);
 		INSERT INTO tickets (order_id, run_id, seat_id, legs, status, hold_until,
 			passenger_id, document_key, passenger_type, travel, price)
-		SELECT new_order, j.run_id, seats[i], j.legs, 'held', until,
-			pids[i], keys[i], ptypes[i], trip, prices[i]
-		FROM generate_series(1, n) i ORDER BY i;
+		SELECT new_order, write_group_order.run_id, seats[i], write_group_order.legs, 'held', until,
+			passenger_ids[i], document_keys[i], passenger_types[i], trip, prices[i]
+		FROM generate_series(1, cardinality(passenger_ids)) i ORDER BY i;
 	EXCEPTION
 		WHEN exclusion_violation THEN
 			GET STACKED DIAGNOSTICS violated = CONSTRAINT_NAME;
@@ -1056,18 +1191,12 @@ BEGIN
 			END IF;
 			RAISE;
 	END;
-	UPDATE user_day u SET orders = u.orders + 1 WHERE u.user_id = grab_named.user_id AND u.day = today;
-
-	RETURN QUERY
-	SELECT b.order_id, b.ticket_id, b.passenger, b.passenger_type, b.carriage, b.seat_no, b.seat_class,
-	       b.legs, b.departs, b.arrives, b.price, b.total, b.hold_until, b.status,
-	       CASE level WHEN 1 THEN 'row' WHEN 2 THEN 'adjacent_rows' WHEN 3 THEN 'carriage' ELSE 'spread' END,
-	       CASE WHEN letters IS NOT NULL THEN asked END
-	FROM order_tickets(new_order) b;
+	UPDATE user_day u SET orders = u.orders + 1 WHERE u.user_id = write_group_order.user_id AND u.day = today;
+	RETURN new_order;
 END
 $$;
-COMMENT ON FUNCTION grab_named(bigint, text, date, text, text, text, text[], text) IS 'internal: one attempt of the passenger form of grab()';
-REVOKE EXECUTE ON FUNCTION grab_named(bigint, text, date, text, text, text, text[], text) FROM PUBLIC;
+COMMENT ON FUNCTION write_group_order(bigint, bigint, seat_class, segrange, tsrange, date, bigint[], text[], text[], numeric[], numeric, integer[]) IS 'internal: grab_named step 8, write a held order with one ticket per passenger and count it for the user''s day; TK043 or TK002 when a constraint says another order got there first; returns the order id';
+REVOKE EXECUTE ON FUNCTION write_group_order(bigint, bigint, seat_class, segrange, tsrange, date, bigint[], text[], text[], numeric[], numeric, integer[]) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION order_row(order_id bigint)
 RETURNS SETOF booking
@@ -1352,7 +1481,7 @@ BEGIN
 	END IF;
 	SELECT * INTO j FROM journey(train, service_date, from_station, to_station);
 	IF j.run_status <> 'open' THEN
-		RAISE EXCEPTION 'sales are not open for train % on %', upper(train), service_date USING ERRCODE = 'TK012';
+		PERFORM raise_sales_not_open(upper(train), service_date);
 	END IF;
 	cls := coalesce(checked_seat_class(seat_class), (SELECT s.seat_class FROM seat s WHERE s.seat_id = prev.seat_id));
 	IF j.run_id = prev.run_id AND j.legs = prev.legs

@@ -426,7 +426,7 @@ BEGIN
 		PERFORM lock_run_inventory(r.run_id);
 		IF r.status <> 'open' THEN
 			fail_state := array_fill('TK012'::text, ARRAY[n]);
-			fail_message := array_fill(format('sales are not open for train %s on %s', r.code, r.service_date), ARRAY[n]);
+			fail_message := array_fill(sales_not_open_message(r.code, r.service_date), ARRAY[n]);
 		END IF;
 
 		-- Unpaid orders of these users on the run.  Ones past their deadline

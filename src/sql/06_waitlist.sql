@@ -50,8 +50,7 @@ BEGIN
 	END IF;
 	SELECT * INTO j FROM journey(train, service_date, from_station, to_station);
 	IF j.run_status <> 'open' THEN
-		RAISE EXCEPTION 'sales are not open for train % on %', upper(train), service_date
-			USING ERRCODE = 'TK012';
+		PERFORM raise_sales_not_open(upper(train), service_date);
 	END IF;
 	IF seat_classes IS NULL THEN
 		-- any class the train has, cheapest first
