@@ -273,40 +273,43 @@ COMMENT ON FUNCTION queue_wait(bigint, interval) IS 'queue_status() once the req
 REVOKE EXECUTE ON FUNCTION queue_wait(bigint, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION queue_wait(bigint, interval) TO ticket_app, ticket_admin;
 
+-- Serving a batch ---------------------------------------------------------------
+--
+-- serve_queue() serves up to batch_size waiting requests of a run in one
+-- transaction, in these steps (each an internal function below, in the order
+-- it runs; they assume the caller holds serve_queue()'s locks):
+--
+--   queue_batch_take     the horizon, then the requests in order: from the table, then from shared memory
+--   queue_batch_screen   requests from shared memory that clash with one in the table
+--   queue_batch_check    the users' unpaid orders (stale ones expired) and request ids used before
+--   queue_batch_seat     seats for all the requests at once, in order (in C)
+--   queue_batch_write    orders, tickets, the requests' outcomes and the answers for their waiters
+--   queue_batch_recover  after a batch failed: keep the requests it took, serve its first one alone
+--   queue_batch_advance  the run's queue head moves past the requests served
+--
+-- The batch travels between the steps as arrays, one element per request in
+-- queue order (ids[i], users[i], journeys[i], ...): the steps read them by
+-- position in set-based statements, never with a call per request.
+
 CREATE OR REPLACE FUNCTION serve_queue(run_id bigint DEFAULT NULL, batch_size integer DEFAULT 500)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
-	r record;
-	n integer := 0;
+	r record;		-- the run, with its train's code
+	b record;		-- the batch: the columns of queue_batch_take()
+	n integer := 0;	-- requests in the batch, then how many were served
 	started timestamptz := clock_timestamp();
-	ids bigint[];
-	positions bigint[];
-	served_up_to bigint;
-	ring_top bigint;
-	ring_top_id bigint;
-	users bigint[];
-	journeys segrange[];
-	wanted integer[];
-	client_ids text[];
+	until timestamptz := now() + hold_timeout();	-- the deadline of the orders written
+	-- per request: why it fails before any seat is looked for (NULL: it
+	-- gets one if one is free; 'dropped': it gets no answer at all)
 	fail_state text[];
 	fail_message text[];
-	unpaid record;
-	stale bigint[];
-	maps bytea[];
-	map_class integer[];
-	map_carriage integer[];
+	-- per request, two numbers: carriage (position in map_carriage) and seat
+	-- index, NULLs if none
 	seating integer[];
-	unseated boolean;
-	service_nos bigint[];
-	horizon bigint;
-	got booking;
-	until timestamptz := now() + hold_timeout();
+	map_carriage integer[];
 	state text;
 	message text;
-	answers integer;
-	n_table integer := 0;
-	ring record;
 BEGIN
 	IF batch_size IS NULL OR batch_size < 1 THEN
 		RAISE EXCEPTION 'batch size must be at least 1' USING ERRCODE = 'TK017';
@@ -332,17 +335,85 @@ BEGIN
 		RAISE EXCEPTION 'no such run: %', run_id USING ERRCODE = 'TK008';
 	END IF;
 
+	SELECT * INTO b FROM queue_batch_take(r.run_id, batch_size);
+	n := coalesce(cardinality(b.ids), 0);
+	IF n = 0 THEN
+		RETURN 0;
+	END IF;
+	SELECT * INTO fail_state, fail_message FROM queue_batch_screen(b.users, b.client_ids, b.n_table);
+
+	-- The batch is served all at once, in a subtransaction: should anything
+	-- fail, nothing of it is kept.  (Variables are not rolled back: the
+	-- handler sees fail_state as the block left it.  That is why the TK012
+	-- overwrite below is written here, not in a step: a step's changes would
+	-- be lost with it on an error.)
+	BEGIN
+		PERFORM lock_run_inventory(r.run_id);
+		IF r.status <> 'open' THEN
+			fail_state := array_fill('TK012'::text, ARRAY[n]);
+			fail_message := array_fill(sales_not_open_message(r.code, r.service_date), ARRAY[n]);
+		END IF;
+		SELECT * INTO fail_state, fail_message
+		FROM queue_batch_check(r.run_id, b.users, b.client_ids, fail_state, fail_message);
+		SELECT * INTO seating, map_carriage FROM queue_batch_seat(r.run_id, b.journeys, b.wanted, fail_state);
+		PERFORM queue_batch_write(r.run_id, r.train_id, r.code, r.service_date, until,
+			b.ids, b.positions, b.users, b.journeys, b.wanted, b.client_ids,
+			b.n_table, b.accepted, b.ahead, b.served_when,
+			fail_state, fail_message, seating, map_carriage);
+	EXCEPTION WHEN OTHERS THEN
+		-- Something no check above foresaw (the exclusion constraint, say):
+		-- nothing of the batch is kept; at most its first request is served.
+		GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+		n := queue_batch_recover(r.run_id, r.train_id, r.code, r.service_date,
+			b.ids, b.positions, b.users, b.journeys, b.wanted, b.client_ids,
+			b.n_table, b.accepted, b.ahead, b.served_when, fail_state, state, message);
+		IF n = 0 THEN
+			RETURN 0;
+		END IF;
+	END;
+
+	PERFORM queue_batch_advance(r.run_id, n, started, b.positions[n]);
+	-- wake the run's waiters at commit; requests taken from shared memory
+	-- wake them anyway, once they are let go of there
+	IF b.ring_top IS NULL THEN
+		PERFORM queue_notify_served(r.run_id);
+	END IF;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION serve_queue(bigint, integer) IS 'serve up to batch_size queued requests of a run (NULL: of every run) in order, in this transaction; the queue worker calls it; returns how many were served';
+REVOKE EXECUTE ON FUNCTION serve_queue(bigint, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION serve_queue(bigint, integer) TO ticket_admin;
+
+-- The requests a batch serves, in order, with what each needs later:
+-- requests from the table first (accepted without the library preloaded, or
+-- given back by a batch that could not keep them), then requests from
+-- shared memory, which come after every one in the table (numbered on from
+-- the sequences).  The first n_table came from the table; accepted, ahead and
+-- served_when hold what only the ones from shared memory carry (element
+-- i - n_table for request i); ring_top is the highest position taken from
+-- shared memory (NULL: none).
+CREATE OR REPLACE FUNCTION queue_batch_take(run_id bigint, batch_size integer,
+	OUT ids bigint[], OUT positions bigint[], OUT users bigint[], OUT journeys segrange[],
+	OUT wanted integer[], OUT client_ids text[], OUT n_table integer,
+	OUT accepted timestamptz[], OUT ahead bigint[], OUT served_when bigint[], OUT ring_top bigint)
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	served_up_to bigint;
+	horizon bigint;
+	ring record;
+BEGIN
 	-- The horizon: wait for the run's enqueuers in flight (see above).  A
 	-- session lock, released at once, so enqueuers wait only for an instant.
 	-- Served in order, so every request still waiting comes after the last
 	-- one served: the scan starts there, not at the served requests whose
 	-- index entries wait for vacuum.
-	SELECT coalesce(max(h.last_position), 0) INTO served_up_to FROM queue_head h WHERE h.run_id = r.run_id;
-	PERFORM pg_advisory_lock(hashtext('ticket.queue'), hashint8(r.run_id));
+	SELECT coalesce(max(h.last_position), 0) INTO served_up_to FROM queue_head h
+	WHERE h.run_id = queue_batch_take.run_id;
+	PERFORM pg_advisory_lock(hashtext('ticket.queue'), hashint8(queue_batch_take.run_id));
 	SELECT s.last_value INTO horizon FROM queue_position_seq s;
-	PERFORM pg_advisory_unlock(hashtext('ticket.queue'), hashint8(r.run_id));
-	-- Requests waiting in the table (accepted without the library
-	-- preloaded, or given back by a batch that could not keep them) first.
+	PERFORM pg_advisory_unlock(hashtext('ticket.queue'), hashint8(queue_batch_take.run_id));
+	-- Requests waiting in the table first.
 	SELECT array_agg(x.request_id ORDER BY x.queue_position), array_agg(x.user_id ORDER BY x.queue_position),
 	       array_agg(x.legs ORDER BY x.queue_position),
 	       array_agg(array_position(enum_range(NULL::seat_class), x.seat_class) ORDER BY x.queue_position),
@@ -350,15 +421,15 @@ BEGIN
 	       array_agg(x.queue_position ORDER BY x.queue_position)
 	INTO ids, users, journeys, wanted, client_ids, positions
 	FROM (SELECT * FROM queue_request q
-	      WHERE q.run_id = r.run_id AND q.status = 'waiting'
+	      WHERE q.run_id = queue_batch_take.run_id AND q.status = 'waiting'
 	        AND q.queue_position > served_up_to AND q.queue_position <= horizon
 	      ORDER BY q.queue_position LIMIT batch_size) x;
 	n_table := coalesce(cardinality(ids), 0);
-	-- Then requests waiting in shared memory: they come after every one in
-	-- the table (numbered on from the sequences).  They are written to the
-	-- table only once, served, by the statement that serves them below.  The
-	-- sequences are moved past their numbers, so requests accepted into the
-	-- table later (the library no longer preloaded) still come after them.
+	-- Then requests waiting in shared memory.  They are written to the
+	-- table only once, served, by the statement that serves them
+	-- (queue_batch_write).  The sequences are moved past their numbers, so
+	-- requests accepted into the table later (the library no longer
+	-- preloaded) still come after them.
 	-- (taking none when the table filled the batch: ring is set all the same)
 	SELECT array_agg(t.request_id ORDER BY t.queue_position) AS ids,
 	       array_agg(t.user_id ORDER BY t.queue_position) AS users,
@@ -371,7 +442,7 @@ BEGIN
 	       array_agg(t.served_when_accepted ORDER BY t.queue_position) AS served_when,
 	       max(t.queue_position) AS top, max(t.request_id) AS top_id
 	INTO ring
-	FROM queue_ring_take(r.run_id, batch_size - n_table) t;
+	FROM queue_ring_take(queue_batch_take.run_id, batch_size - n_table) t;
 	IF ring.ids IS NOT NULL THEN
 		ids := ids || ring.ids;
 		users := users || ring.users;
@@ -379,229 +450,300 @@ BEGIN
 		wanted := wanted || ring.wanted;
 		client_ids := client_ids || ring.client_ids;
 		positions := positions || ring.positions;
+		accepted := ring.accepted;
+		ahead := ring.ahead;
+		served_when := ring.served_when;
 		ring_top := ring.top;
-		ring_top_id := ring.top_id;
 		IF ring_top > horizon THEN
 			PERFORM setval('queue_position_seq', ring_top);
 		END IF;
-		IF ring_top_id > (SELECT s.last_value FROM queue_request_request_id_seq s) THEN
-			PERFORM setval('queue_request_request_id_seq', ring_top_id);
+		IF ring.top_id > (SELECT s.last_value FROM queue_request_request_id_seq s) THEN
+			PERFORM setval('queue_request_request_id_seq', ring.top_id);
 		END IF;
 	END IF;
-	n := coalesce(cardinality(ids), 0);
-	IF n = 0 THEN
-		RETURN 0;
-	END IF;
+END
+$$;
+COMMENT ON FUNCTION queue_batch_take(bigint, integer) IS 'internal: serve_queue step: the horizon, then up to batch_size waiting requests of a run in order, from the table and then from shared memory, as arrays';
+REVOKE EXECUTE ON FUNCTION queue_batch_take(bigint, integer) FROM PUBLIC;
+
+-- Before the batch locks anything: requests from shared memory that clash
+-- with one in the table.  The result starts the batch's fail_state and
+-- fail_message (one element per request, NULL: no clash).
+CREATE OR REPLACE FUNCTION queue_batch_screen(users bigint[], client_ids text[], n_table integer,
+	OUT fail_state text[], OUT fail_message text[])
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	n integer := cardinality(users);
+	clash record;
+BEGIN
 	fail_state := array_fill(NULL::text, ARRAY[n]);
 	fail_message := fail_state;
-	-- A request id used twice at the same instant, once in the table and
-	-- once in shared memory: the request accepted first stands, the other
-	-- is dropped (its client hears TK019 and asks again).
 	IF n > n_table THEN
-		FOR unpaid IN
+		-- A request id used twice at the same instant, once in the table and
+		-- once in shared memory: the request accepted first stands, the other
+		-- is dropped (its client hears TK019 and asks again).
+		FOR clash IN
 			SELECT u.i FROM unnest(users, client_ids) WITH ORDINALITY u(user_id, client_id, i)
 			WHERE u.i > n_table AND u.client_id IS NOT NULL
 			  AND EXISTS (SELECT 1 FROM queue_request q
 			              WHERE q.user_id = u.user_id AND q.client_request_id = u.client_id)
 		LOOP
-			fail_state[unpaid.i] := 'dropped';
+			fail_state[clash.i] := 'dropped';
 		END LOOP;
 		-- One waiting request per user and run: enqueue looks for one where
 		-- it queues, so a user waiting in the table (a request written back
 		-- by a failed batch) may queue again in shared memory.  The later
 		-- request fails as enqueue would have refused it.
 		IF n_table > 0 THEN
-			FOR unpaid IN
+			FOR clash IN
 				SELECT u.i FROM unnest(users) WITH ORDINALITY u(user_id, i)
 				WHERE u.i > n_table AND u.user_id = ANY (users[1:n_table])
 			LOOP
-				fail_state[unpaid.i] := coalesce(fail_state[unpaid.i], 'TK020');
-				fail_message[unpaid.i] := coalesce(fail_message[unpaid.i],
-					format('user %s is already waiting in the queue of this train', users[unpaid.i]));
+				fail_state[clash.i] := coalesce(fail_state[clash.i], 'TK020');
+				fail_message[clash.i] := coalesce(fail_message[clash.i],
+					format('user %s is already waiting in the queue of this train', users[clash.i]));
 			END LOOP;
 		END IF;
 	END IF;
+END
+$$;
+COMMENT ON FUNCTION queue_batch_screen(bigint[], text[], integer) IS 'internal: serve_queue step: per request of a batch, dropped or TK020 when one taken from shared memory clashes with one waiting in the table (NULL: no clash)';
+REVOKE EXECUTE ON FUNCTION queue_batch_screen(bigint[], text[], integer) FROM PUBLIC;
 
-	BEGIN
-		PERFORM lock_run_inventory(r.run_id);
-		IF r.status <> 'open' THEN
-			fail_state := array_fill('TK012'::text, ARRAY[n]);
-			fail_message := array_fill(sales_not_open_message(r.code, r.service_date), ARRAY[n]);
-		END IF;
+-- With the run's carriages locked: the users' unpaid orders on the run and
+-- the request ids they used before.  Ones past their deadline are expired
+-- here, unless their payment holds them right now (it waits for the
+-- carriages this batch holds: waiting for it here would deadlock); then
+-- they still count.  A request already failed keeps its reason.
+CREATE OR REPLACE FUNCTION queue_batch_check(run_id bigint, users bigint[], client_ids text[],
+	INOUT fail_state text[], INOUT fail_message text[])
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	stale bigint[];
+	unpaid record;
+BEGIN
+	SELECT array_agg(o.order_id) INTO stale FROM orders o
+	WHERE o.run_id = queue_batch_check.run_id AND o.status = 'held' AND o.user_id = ANY (users)
+	  AND o.hold_until <= now();
+	IF stale IS NOT NULL THEN
+		SELECT array_agg(x.order_id) INTO stale FROM (
+			SELECT o.order_id FROM orders o
+			WHERE o.order_id = ANY (stale) AND o.status = 'held' FOR UPDATE SKIP LOCKED) x;
+		PERFORM expire_orders(stale);
+	END IF;
+	-- (one waiting request per user and run, so a user is at one place)
+	FOR unpaid IN
+		-- LATERAL ... LIMIT 1: one probe of the (user, run) index per user,
+		-- never a scan of the run's orders, whatever the statistics say
+		SELECT u.i FROM unnest(users) WITH ORDINALITY u(user_id, i)
+		JOIN LATERAL (SELECT 1 FROM orders o
+		              WHERE o.user_id = u.user_id AND o.run_id = queue_batch_check.run_id AND o.status = 'held'
+		              LIMIT 1) o ON true
+	LOOP
+		fail_state[unpaid.i] := coalesce(fail_state[unpaid.i], 'TK002');
+		fail_message[unpaid.i] := coalesce(fail_message[unpaid.i],
+			format('user %s already has an unpaid order on this train', users[unpaid.i]));
+	END LOOP;
+	FOR unpaid IN
+		SELECT u.i FROM unnest(users, client_ids) WITH ORDINALITY u(user_id, client_id, i)
+		WHERE u.client_id IS NOT NULL
+		  AND EXISTS (SELECT 1 FROM orders o WHERE o.user_id = u.user_id AND o.request_id = u.client_id)
+	LOOP
+		fail_state[unpaid.i] := coalesce(fail_state[unpaid.i], 'TK013');
+		fail_message[unpaid.i] := coalesce(fail_message[unpaid.i],
+			format('request id "%s" was already used for another request', client_ids[unpaid.i]));
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION queue_batch_check(bigint, bigint[], text[], text[], text[]) IS 'internal: serve_queue step, carriages locked: expire the stale unpaid orders of a batch''s users, then TK002 for a user with an unpaid order on the run and TK013 for a request id used before';
+REVOKE EXECUTE ON FUNCTION queue_batch_check(bigint, bigint[], text[], text[], text[]) FROM PUBLIC;
 
-		-- Unpaid orders of these users on the run.  Ones past their deadline
-		-- are expired here, unless their payment holds them right now (it
-		-- waits for the carriages this batch holds: waiting for it here
-		-- would deadlock); then they still count.
-		SELECT array_agg(o.order_id) INTO stale FROM orders o
-		WHERE o.run_id = r.run_id AND o.status = 'held' AND o.user_id = ANY (users) AND o.hold_until <= now();
-		IF stale IS NOT NULL THEN
-			SELECT array_agg(x.order_id) INTO stale FROM (
-				SELECT o.order_id FROM orders o
-				WHERE o.order_id = ANY (stale) AND o.status = 'held' FOR UPDATE SKIP LOCKED) x;
-			PERFORM expire_orders(stale);
-		END IF;
-		-- (one waiting request per user and run, so a user is at one place)
-		FOR unpaid IN
-			-- LATERAL ... LIMIT 1: one probe of the (user, run) index per user,
-			-- never a scan of the run's orders, whatever the statistics say
-			SELECT u.i FROM unnest(users) WITH ORDINALITY u(user_id, i)
-			JOIN LATERAL (SELECT 1 FROM orders o
-			              WHERE o.user_id = u.user_id AND o.run_id = r.run_id AND o.status = 'held'
-			              LIMIT 1) o ON true
-		LOOP
-			fail_state[unpaid.i] := coalesce(fail_state[unpaid.i], 'TK002');
-			fail_message[unpaid.i] := coalesce(fail_message[unpaid.i],
-				format('user %s already has an unpaid order on this train', users[unpaid.i]));
+-- Seats for the whole batch at once, in queue order, in C (seatmap_assign)
+-- from the run's seat maps; a request that already failed is skipped.  If
+-- some find none while expired holds still mark seats as taken, release
+-- those (the waitlist gets them first, as always) and seat the rest once
+-- more.
+CREATE OR REPLACE FUNCTION queue_batch_seat(run_id bigint, journeys segrange[], wanted integer[], fail_state text[],
+	OUT seating integer[], OUT map_carriage integer[])
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	n integer := cardinality(journeys);
+	maps bytea[];
+	map_class integer[];
+	unseated boolean;
+BEGIN
+	FOR attempt IN 1..2 LOOP
+		SELECT array_agg(rc.map ORDER BY rc.carriage_no),
+		       array_agg(array_position(enum_range(NULL::seat_class), rc.seat_class) ORDER BY rc.carriage_no),
+		       array_agg(rc.carriage_no ORDER BY rc.carriage_no)
+		INTO maps, map_class, map_carriage
+		FROM run_carriage rc WHERE rc.run_id = queue_batch_seat.run_id;
+		seating := seatmap_assign(maps, map_class,
+			ARRAY(SELECT CASE WHEN fail_state[i] IS NULL THEN journeys[i] END
+			      FROM generate_series(1, n) i ORDER BY i),
+			wanted);
+
+		unseated := false;
+		FOR i IN 1..n LOOP
+			IF fail_state[i] IS NULL AND seating[2 * i - 1] IS NULL THEN
+				unseated := true;
+				EXIT;
+			END IF;
 		END LOOP;
-		FOR unpaid IN
-			SELECT u.i FROM unnest(users, client_ids) WITH ORDINALITY u(user_id, client_id, i)
-			WHERE u.client_id IS NOT NULL
-			  AND EXISTS (SELECT 1 FROM orders o WHERE o.user_id = u.user_id AND o.request_id = u.client_id)
-		LOOP
-			fail_state[unpaid.i] := coalesce(fail_state[unpaid.i], 'TK013');
-			fail_message[unpaid.i] := coalesce(fail_message[unpaid.i],
-				format('request id "%s" was already used for another request', client_ids[unpaid.i]));
-		END LOOP;
+		EXIT WHEN NOT unseated OR attempt = 2 OR release_expired_holds(queue_batch_seat.run_id) = 0;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION queue_batch_seat(bigint, segrange[], integer[], text[]) IS 'internal: serve_queue step, carriages locked: seats for a batch''s requests in order, two numbers per request (carriage position in map_carriage and seat index, NULLs if none), releasing expired holds once if some found none';
+REVOKE EXECUTE ON FUNCTION queue_batch_seat(bigint, segrange[], integer[], text[]) FROM PUBLIC;
 
-		-- Seats, in queue order.  If some find none while expired holds
-		-- still mark seats as taken, release those (the waitlist gets them
-		-- first, as always) and seat the rest once more.
-		FOR attempt IN 1..2 LOOP
-			SELECT array_agg(rc.map ORDER BY rc.carriage_no),
-			       array_agg(array_position(enum_range(NULL::seat_class), rc.seat_class) ORDER BY rc.carriage_no),
-			       array_agg(rc.carriage_no ORDER BY rc.carriage_no)
-			INTO maps, map_class, map_carriage
-			FROM run_carriage rc WHERE rc.run_id = r.run_id;
-			seating := seatmap_assign(maps, map_class,
-				ARRAY(SELECT CASE WHEN fail_state[i] IS NULL THEN journeys[i] END
-				      FROM generate_series(1, n) i ORDER BY i),
-				wanted);
-
-			unseated := false;
-			FOR i IN 1..n LOOP
-				IF fail_state[i] IS NULL AND seating[2 * i - 1] IS NULL THEN
-					unseated := true;
-					EXIT;
-				END IF;
-			END LOOP;
-			EXIT WHEN NOT unseated OR attempt = 2 OR release_expired_holds(r.run_id) = 0;
-		END LOOP;
-
-		-- numbers of service in queue order (generate_series yields in order)
-		SELECT array_agg(nextval('queue_service_seq')) INTO service_nos FROM generate_series(1, n);
-		WITH seated AS (
-			SELECT i, users[i] AS user_id, client_ids[i] AS client_id, journeys[i] AS legs,
-			       map_carriage[seating[2 * i - 1]] AS carriage_no, seating[2 * i] AS seat_index,
-			       nextval('orders_order_id_seq') AS order_id
-			FROM generate_series(1, n) i
-			WHERE fail_state[i] IS NULL AND seating[2 * i - 1] IS NOT NULL
-			ORDER BY i),
-		new_tickets AS (
-			INSERT INTO tickets (order_id, run_id, seat_id, legs, status, hold_until)
-			SELECT x.order_id, r.run_id, s.seat_id, x.legs, 'held', until
-			FROM seated x JOIN seat s ON s.train_id = r.train_id AND s.carriage_no = x.carriage_no
-			                         AND s.seat_index = x.seat_index
-			RETURNING order_id, seat_id),
-		new_orders AS (
-			INSERT INTO orders (order_id, user_id, run_id, request_id, seat_class, legs, hold_until)
-			SELECT x.order_id, x.user_id, r.run_id, x.client_id, rc.seat_class, x.legs, until
-			FROM seated x JOIN run_carriage rc ON rc.run_id = r.run_id AND rc.carriage_no = x.carriage_no
-			RETURNING order_id, user_id),
-		outcome AS (
-			SELECT b.i, ids[b.i] AS request_id, o.order_id, service_nos[b.i] AS service_no,
-			       CASE WHEN o.order_id IS NULL THEN 'failed' ELSE 'done' END AS status,
-			       CASE WHEN o.order_id IS NULL THEN coalesce(fail_state[b.i], 'TK001') END AS error_sqlstate,
-			       CASE WHEN o.order_id IS NULL THEN coalesce(fail_message[b.i],
-			           format('sold out: no %s seat on train %s on %s %s',
-			                  coalesce((enum_range(NULL::seat_class))[wanted[b.i]]::text, 'free'),
-			                  r.code, r.service_date, journeys[b.i])) END AS error_message
-			FROM generate_series(1, n) b(i) LEFT JOIN seated o ON o.i = b.i
-			WHERE fail_state[b.i] IS DISTINCT FROM 'dropped'),
-		-- requests from the table: served
-		served_rows AS (
-			UPDATE queue_request q
-			SET status = x.status, served_at = clock_timestamp(), service_no = x.service_no,
-			    order_id = x.order_id, error_sqlstate = x.error_sqlstate, error_message = x.error_message
-			FROM outcome x
-			WHERE x.i <= n_table AND q.request_id = x.request_id),
-		-- requests from shared memory: written once, served
-		answered AS (
-			INSERT INTO queue_request AS q (request_id, run_id, queue_position, user_id, client_request_id,
-				seat_class, legs, accepted_at, ahead_when_accepted, served_when_accepted,
-				status, served_at, service_no, order_id, error_sqlstate, error_message)
-			SELECT x.request_id, r.run_id, positions[x.i], users[x.i], client_ids[x.i],
-			       (enum_range(NULL::seat_class))[wanted[x.i]], journeys[x.i],
-			       ring.accepted[x.i - n_table], ring.ahead[x.i - n_table], ring.served_when[x.i - n_table],
-			       x.status, clock_timestamp(), x.service_no, x.order_id, x.error_sqlstate, x.error_message
-			FROM outcome x
-			WHERE x.i > n_table
-			ORDER BY x.i
-			RETURNING q.request_id, q.order_id, q.error_sqlstate, q.error_message)
-		-- the answers, for their waiters: they see them when this commits,
-		-- without a query
-		SELECT queue_ring_answered(array_agg(a.request_id), array_agg(a.order_id), array_agg(k.carriage_no),
-		                           array_agg(k.seat_no), until, array_agg(a.error_sqlstate),
-		                           array_agg(a.error_message))
-		INTO answers
-		FROM answered a LEFT JOIN new_tickets t ON t.order_id = a.order_id LEFT JOIN seat k ON k.seat_id = t.seat_id;
-	EXCEPTION WHEN OTHERS THEN
-		-- Something no check above foresaw (the exclusion constraint, say):
-		-- nothing of the batch is kept.  Serve its first request alone, the
-		-- way grab does, so a request that fails every time cannot hold the
-		-- queue up.
-		GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-		-- the requests taken from shared memory wait in the table from now
-		-- on (this transaction lets go of them there when it commits)
+-- Everything the batch writes, in one statement: a held order and ticket
+-- per seated request; per request its outcome (done with its order, or
+-- failed with its SQLSTATE: TK001 when no seat was found), an update of a
+-- request from the table, the one insert of a request from shared memory;
+-- then the answers, for their waiters: they see them when this commits,
+-- without a query.  A dropped request gets no outcome.  Returns how many
+-- answers were kept.
+CREATE OR REPLACE FUNCTION queue_batch_write(run_id bigint, train_id integer, train_code text, service_date date,
+	until timestamptz, ids bigint[], positions bigint[], users bigint[], journeys segrange[], wanted integer[],
+	client_ids text[], n_table integer, accepted timestamptz[], ahead bigint[], served_when bigint[],
+	fail_state text[], fail_message text[], seating integer[], map_carriage integer[])
+RETURNS integer
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	n integer := cardinality(ids);
+	service_nos bigint[];
+	answers integer;
+BEGIN
+	-- numbers of service in queue order (generate_series yields in order)
+	SELECT array_agg(nextval('queue_service_seq')) INTO service_nos FROM generate_series(1, n);
+	WITH seated AS (
+		SELECT i, users[i] AS user_id, client_ids[i] AS client_id, journeys[i] AS legs,
+		       map_carriage[seating[2 * i - 1]] AS carriage_no, seating[2 * i] AS seat_index,
+		       nextval('orders_order_id_seq') AS order_id
+		FROM generate_series(1, n) i
+		WHERE fail_state[i] IS NULL AND seating[2 * i - 1] IS NOT NULL
+		ORDER BY i),
+	new_tickets AS (
+		INSERT INTO tickets (order_id, run_id, seat_id, legs, status, hold_until)
+		SELECT x.order_id, queue_batch_write.run_id, s.seat_id, x.legs, 'held', until
+		FROM seated x JOIN seat s ON s.train_id = queue_batch_write.train_id AND s.carriage_no = x.carriage_no
+		                         AND s.seat_index = x.seat_index
+		RETURNING order_id, seat_id),
+	new_orders AS (
+		INSERT INTO orders (order_id, user_id, run_id, request_id, seat_class, legs, hold_until)
+		SELECT x.order_id, x.user_id, queue_batch_write.run_id, x.client_id, rc.seat_class, x.legs, until
+		FROM seated x JOIN run_carriage rc ON rc.run_id = queue_batch_write.run_id AND rc.carriage_no = x.carriage_no
+		RETURNING order_id, user_id),
+	outcome AS (
+		SELECT b.i, ids[b.i] AS request_id, o.order_id, service_nos[b.i] AS service_no,
+		       CASE WHEN o.order_id IS NULL THEN 'failed' ELSE 'done' END AS status,
+		       CASE WHEN o.order_id IS NULL THEN coalesce(fail_state[b.i], 'TK001') END AS error_sqlstate,
+		       CASE WHEN o.order_id IS NULL THEN coalesce(fail_message[b.i],
+		           format('sold out: no %s seat on train %s on %s %s',
+		                  coalesce((enum_range(NULL::seat_class))[wanted[b.i]]::text, 'free'),
+		                  train_code, queue_batch_write.service_date, journeys[b.i])) END AS error_message
+		FROM generate_series(1, n) b(i) LEFT JOIN seated o ON o.i = b.i
+		WHERE fail_state[b.i] IS DISTINCT FROM 'dropped'),
+	-- requests from the table: served
+	served_rows AS (
+		UPDATE queue_request q
+		SET status = x.status, served_at = clock_timestamp(), service_no = x.service_no,
+		    order_id = x.order_id, error_sqlstate = x.error_sqlstate, error_message = x.error_message
+		FROM outcome x
+		WHERE x.i <= n_table AND q.request_id = x.request_id),
+	-- requests from shared memory: written once, served
+	answered AS (
 		INSERT INTO queue_request AS q (request_id, run_id, queue_position, user_id, client_request_id,
-			seat_class, legs, accepted_at, ahead_when_accepted, served_when_accepted)
-		SELECT ids[i], r.run_id, positions[i], users[i], client_ids[i],
-		       (enum_range(NULL::seat_class))[wanted[i]], journeys[i],
-		       ring.accepted[i - n_table], ring.ahead[i - n_table], ring.served_when[i - n_table]
-		FROM generate_series(n_table + 1, n) i
-		WHERE fail_state[i] IS DISTINCT FROM 'dropped'
-		ORDER BY i
-		ON CONFLICT DO NOTHING;
-		IF state IN ('40P01', '40001', '55P03') OR fail_state[1] IS NOT DISTINCT FROM 'dropped' THEN
-			-- lost a race for the carriages (a deadlock PostgreSQL broke by
-			-- choosing this batch): nothing of it is kept, the next call
-			-- serves the same requests in the same order
-			RAISE LOG 'ticket queue: batch of % requests on run % rolled back: %', n, r.run_id, message;
-			RETURN 0;
-		END IF;
-		RAISE WARNING 'ticket queue: batch of % requests on run % failed, serving one: %', n, r.run_id, message;
-		n := 1;
-		BEGIN
-			got := hold_seat(users[1], r.run_id, r.train_id, journeys[1],
-				(enum_range(NULL::seat_class))[wanted[1]], client_ids[1], true,
-				format('on train %s on %s %s', r.code, r.service_date, journeys[1]));
-			UPDATE queue_request q SET status = 'done', served_at = clock_timestamp(),
-				service_no = nextval('queue_service_seq'), order_id = got.order_id
-			WHERE q.request_id = ids[1];
-		EXCEPTION WHEN OTHERS THEN
-			GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-			UPDATE queue_request q SET status = 'failed', served_at = clock_timestamp(),
-				service_no = nextval('queue_service_seq'), error_sqlstate = state, error_message = message
-			WHERE q.request_id = ids[1];
-		END;
-	END;
+			seat_class, legs, accepted_at, ahead_when_accepted, served_when_accepted,
+			status, served_at, service_no, order_id, error_sqlstate, error_message)
+		SELECT x.request_id, queue_batch_write.run_id, positions[x.i], users[x.i], client_ids[x.i],
+		       (enum_range(NULL::seat_class))[wanted[x.i]], journeys[x.i],
+		       accepted[x.i - n_table], ahead[x.i - n_table], served_when[x.i - n_table],
+		       x.status, clock_timestamp(), x.service_no, x.order_id, x.error_sqlstate, x.error_message
+		FROM outcome x
+		WHERE x.i > n_table
+		ORDER BY x.i
+		RETURNING q.request_id, q.order_id, q.error_sqlstate, q.error_message)
+	SELECT queue_ring_answered(array_agg(a.request_id), array_agg(a.order_id), array_agg(k.carriage_no),
+	                           array_agg(k.seat_no), until, array_agg(a.error_sqlstate),
+	                           array_agg(a.error_message))
+	INTO answers
+	FROM answered a LEFT JOIN new_tickets t ON t.order_id = a.order_id LEFT JOIN seat k ON k.seat_id = t.seat_id;
+	RETURN answers;
+END
+$$;
+COMMENT ON FUNCTION queue_batch_write(bigint, integer, text, date, timestamptz, bigint[], bigint[], bigint[], segrange[], integer[], text[], integer, timestamptz[], bigint[], bigint[], text[], text[], integer[], integer[]) IS 'internal: serve_queue step, carriages locked: write a seated batch in one statement (orders, tickets, the requests'' outcomes) and the answers for waiters in shared memory; returns how many answers were kept';
+REVOKE EXECUTE ON FUNCTION queue_batch_write(bigint, integer, text, date, timestamptz, bigint[], bigint[], bigint[], segrange[], integer[], text[], integer, timestamptz[], bigint[], bigint[], text[], text[], integer[], integer[]) FROM PUBLIC;
 
+-- A batch failed on something its checks did not foresee, and its work was
+-- rolled back; state and message are the error's.  The requests it took
+-- from shared memory wait in the table from now on (this transaction lets
+-- go of them there when it commits).  Lost a race for the carriages (a
+-- deadlock PostgreSQL broke by choosing this batch): nothing of it is kept,
+-- the next call serves the same requests in the same order; returns 0.
+-- Otherwise its first request is served alone, the way grab does, so a
+-- request that fails every time cannot hold the queue up; returns 1.
+CREATE OR REPLACE FUNCTION queue_batch_recover(run_id bigint, train_id integer, train_code text, service_date date,
+	ids bigint[], positions bigint[], users bigint[], journeys segrange[], wanted integer[], client_ids text[],
+	n_table integer, accepted timestamptz[], ahead bigint[], served_when bigint[], fail_state text[],
+	state text, message text)
+RETURNS integer
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	n integer := cardinality(ids);
+	got booking;
+BEGIN
+	INSERT INTO queue_request AS q (request_id, run_id, queue_position, user_id, client_request_id,
+		seat_class, legs, accepted_at, ahead_when_accepted, served_when_accepted)
+	SELECT ids[i], queue_batch_recover.run_id, positions[i], users[i], client_ids[i],
+	       (enum_range(NULL::seat_class))[wanted[i]], journeys[i],
+	       accepted[i - n_table], ahead[i - n_table], served_when[i - n_table]
+	FROM generate_series(n_table + 1, n) i
+	WHERE fail_state[i] IS DISTINCT FROM 'dropped'
+	ORDER BY i
+	ON CONFLICT DO NOTHING;
+	IF state IN ('40P01', '40001', '55P03') OR fail_state[1] IS NOT DISTINCT FROM 'dropped' THEN
+		RAISE LOG 'ticket queue: batch of % requests on run % rolled back: %', n, queue_batch_recover.run_id, message;
+		RETURN 0;
+	END IF;
+	RAISE WARNING 'ticket queue: batch of % requests on run % failed, serving one: %', n, queue_batch_recover.run_id, message;
+	BEGIN
+		got := hold_seat(users[1], queue_batch_recover.run_id, queue_batch_recover.train_id, journeys[1],
+			(enum_range(NULL::seat_class))[wanted[1]], client_ids[1], true,
+			format('on train %s on %s %s', train_code, queue_batch_recover.service_date, journeys[1]));
+		UPDATE queue_request q SET status = 'done', served_at = clock_timestamp(),
+			service_no = nextval('queue_service_seq'), order_id = got.order_id
+		WHERE q.request_id = ids[1];
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+		UPDATE queue_request q SET status = 'failed', served_at = clock_timestamp(),
+			service_no = nextval('queue_service_seq'), error_sqlstate = state, error_message = message
+		WHERE q.request_id = ids[1];
+	END;
+	RETURN 1;
+END
+$$;
+COMMENT ON FUNCTION queue_batch_recover(bigint, integer, text, date, bigint[], bigint[], bigint[], segrange[], integer[], text[], integer, timestamptz[], bigint[], bigint[], text[], text, text) IS 'internal: serve_queue step, after a failed batch was rolled back: write the requests it took from shared memory to the table, then serve its first request alone as grab does (1) or, after a lost race for locks, nothing (0)';
+REVOKE EXECUTE ON FUNCTION queue_batch_recover(bigint, integer, text, date, bigint[], bigint[], bigint[], segrange[], integer[], text[], integer, timestamptz[], bigint[], bigint[], text[], text, text) FROM PUBLIC;
+
+-- The run's queue head moves past the requests served: how many, when, up
+-- to which position (every request still waiting comes after it), and the
+-- pace per request that wait estimates use.
+CREATE OR REPLACE FUNCTION queue_batch_advance(run_id bigint, n integer, started timestamptz, last_position bigint)
+RETURNS void
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
 	INSERT INTO queue_head AS h (run_id, served, last_served_at, seconds_per_request, last_position)
-	VALUES (r.run_id, n, clock_timestamp(), extract(epoch FROM clock_timestamp() - started) / n, positions[n])
+	VALUES (queue_batch_advance.run_id, n, clock_timestamp(), extract(epoch FROM clock_timestamp() - started) / n,
+	        queue_batch_advance.last_position)
 	ON CONFLICT ON CONSTRAINT queue_head_pkey DO UPDATE
 	SET served = h.served + n, last_served_at = excluded.last_served_at,
 	    last_position = greatest(h.last_position, excluded.last_position),
 	    -- a moving average over recent batches
 	    seconds_per_request = coalesce(0.7 * h.seconds_per_request + 0.3 * excluded.seconds_per_request,
 	                                   excluded.seconds_per_request);
-	-- wake the run's waiters at commit; requests taken from shared memory
-	-- wake them anyway, once they are let go of there
-	IF ring_top IS NULL THEN
-		PERFORM queue_notify_served(r.run_id);
-	END IF;
-	RETURN n;
 END
 $$;
-COMMENT ON FUNCTION serve_queue(bigint, integer) IS 'serve up to batch_size queued requests of a run (NULL: of every run) in order, in this transaction; the queue worker calls it; returns how many were served';
-REVOKE EXECUTE ON FUNCTION serve_queue(bigint, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION serve_queue(bigint, integer) TO ticket_admin;
+COMMENT ON FUNCTION queue_batch_advance(bigint, integer, timestamptz, bigint) IS 'internal: serve_queue step: count a batch of n requests served up to a position in the run''s queue head, with the time since it started';
+REVOKE EXECUTE ON FUNCTION queue_batch_advance(bigint, integer, timestamptz, bigint) FROM PUBLIC;
