@@ -88,6 +88,21 @@ installcheck-regress:
 installcheck-isolation:
 	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
 
+# The queue's table path: the queue test and spec again on servers without
+# the library preloaded (test/fallback/temp.conf), against their own expected
+# output in test/fallback/expected and test/fallback/isolation/expected
+# (pg_regress looks in --outputdir/expected before --inputdir/expected).
+FALLBACK_REGRESS = queue
+FALLBACK_REGRESS_OPTS = --temp-instance=tmp_check_fallback --temp-config=test/fallback/temp.conf \
+	--outputdir=test/fallback --dbname=$(CONTRIB_TESTDB)
+FALLBACK_ISOLATION = queue_fifo
+FALLBACK_ISOLATION_OPTS = --temp-instance=tmp_check_fallback_iso --temp-config=test/fallback/temp.conf \
+	--inputdir=test/isolation --outputdir=test/fallback/isolation
+.PHONY: installcheck-fallback
+installcheck-fallback:
+	$(pg_regress_installcheck) $(FALLBACK_REGRESS_OPTS) $(FALLBACK_REGRESS)
+	$(pg_isolation_regress_installcheck) $(FALLBACK_ISOLATION_OPTS) $(FALLBACK_ISOLATION)
+
 # The benchmark: ticket against pgbench, plain PostgreSQL and Redis, side by
 # side on this machine (as root; see bench/README.md).
 .PHONY: bench

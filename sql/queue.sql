@@ -1,11 +1,23 @@
 -- The order queue and the waitlist (version 1.2).  No queue worker runs in
--- this server (ticket is not preloaded), so the tests serve the queue
+-- this server (ticket.queue_database is empty), so the tests serve the queue
 -- themselves with ticket.serve_queue(), one step at a time.
+--
+-- This file runs twice: with the library preloaded, as production runs it
+-- (waiting requests live in shared memory, src/queue_ring.c; expected output
+-- in expected/), and not preloaded (waiting requests are rows of
+-- ticket.queue_request, the table path a failed batch also writes back to;
+-- `make installcheck-fallback`, expected output in test/fallback/expected/).
+-- Queries that look at waiting requests therefore go by the ids enqueue
+-- answered (kept in the table asked below) and ask queue_status() for them,
+-- which answers on both paths.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS ticket CASCADE;
 CREATE EXTENSION ticket CASCADE;
 RESET client_min_messages;
 \i test/regress_helpers.sql
+-- which path this run takes: wake-ups exist only with the library preloaded
+SELECT ticket.queue_batch_count(1) IS NOT NULL AS preloaded;
+CREATE TEMP TABLE asked (user_id bigint, request_id bigint);
 
 -- G7001 and its twins G7002 and G7004: 5 stops, a second-class carriage of
 -- 10 seats and a first-class one of 4.  G7003: 3 stops with times, one
@@ -24,11 +36,19 @@ SELECT ticket.add_train('G7003', ARRAY['QAA', 'QAB', 'QAC'], ARRAY[NULL, '8:30',
 
 -- Enqueueing answers at once: a request id, the order of acceptance and
 -- how many requests of the run wait ahead.
-SELECT * FROM ticket.enqueue(1, 'G7001', '2099-01-01', 'QAA', 'QAE');
-SELECT * FROM ticket.enqueue(2, 'G7001', '2099-01-01', 'QAA', 'QAC', 'second');
-SELECT * FROM ticket.enqueue(3, 'G7001', '2099-01-01', 'Q2', 'Q4', 'M');
+WITH e AS (SELECT * FROM ticket.enqueue(1, 'G7001', '2099-01-01', 'QAA', 'QAE')),
+     k AS (INSERT INTO asked SELECT 1, request_id FROM e)
+SELECT * FROM e;
+WITH e AS (SELECT * FROM ticket.enqueue(2, 'G7001', '2099-01-01', 'QAA', 'QAC', 'second')),
+     k AS (INSERT INTO asked SELECT 2, request_id FROM e)
+SELECT * FROM e;
+WITH e AS (SELECT * FROM ticket.enqueue(3, 'G7001', '2099-01-01', 'Q2', 'Q4', 'M')),
+     k AS (INSERT INTO asked SELECT 3, request_id FROM e)
+SELECT * FROM e;
+-- where they wait: preloaded, in shared memory only (enqueue writes no row)
+SELECT count(*) AS rows_written FROM ticket.queue_request;
 SELECT status, queue_position, ahead, estimated_wait > '0'::interval AS has_estimate, order_id
-FROM ticket.queue_status(3);
+FROM ticket.queue_status((SELECT request_id FROM asked WHERE user_id = 3));
 
 -- what a caller can get wrong
 SELECT regress_error($q$SELECT ticket.enqueue(1, 'G7001', '2099-01-01', 'QAB', 'QAC')$q$);
@@ -39,21 +59,25 @@ SELECT regress_error($q$SELECT ticket.enqueue(9, 'G7001', '2099-01-01', 'QAC', '
 SELECT regress_error($q$SELECT * FROM ticket.queue_status(999)$q$);
 SELECT regress_error($q$SELECT ticket.serve_queue(NULL, 0)$q$);
 -- a retry with the same request id gets the same request; another journey with it is refused
-SELECT (ticket.enqueue(4, 'G7001', '2099-01-01', 'QAB', 'QAD', NULL, 'req-4')).request_id AS first_try,
-       (ticket.enqueue(4, 'G7001', '2099-01-01', 'QAB', 'QAD', NULL, 'req-4')).request_id AS retry;
+WITH t AS (SELECT (ticket.enqueue(4, 'G7001', '2099-01-01', 'QAB', 'QAD', NULL, 'req-4')).request_id AS first_try,
+                  (ticket.enqueue(4, 'G7001', '2099-01-01', 'QAB', 'QAD', NULL, 'req-4')).request_id AS retry),
+     k AS (INSERT INTO asked SELECT 4, first_try FROM t)
+SELECT first_try, retry FROM t;
 SELECT regress_error($q$SELECT ticket.enqueue(4, 'G7001', '2099-01-01', 'QAA', 'QAD', NULL, 'req-4')$q$);
 
 -- Serving: two at a time, strictly in order of acceptance.
 SELECT ticket.serve_queue(r.run_id, 2) AS served FROM ticket.run r JOIN ticket.train t USING (train_id)
 WHERE t.code = 'G7001';
-SELECT q.request_id, q.status, s.status AS status_now, s.ahead, s.carriage, s.seat_no
-FROM ticket.queue_request q, ticket.queue_status(q.request_id) s ORDER BY q.queue_position;
+-- (status: the request's row, if it has one; preloaded, the waiting ones have none)
+SELECT a.request_id, q.status, s.status AS status_now, s.ahead, s.carriage, s.seat_no
+FROM asked a LEFT JOIN ticket.queue_request q USING (request_id), ticket.queue_status(a.request_id) s
+ORDER BY s.queue_position;
 SELECT ticket.serve_queue() AS served_everything_left;
 SELECT q.request_id, q.user_id, q.status, o.status AS order_status, o.seat_class, o.legs,
        s.carriage, s.seat_no, q.service_no
 FROM ticket.queue_request q JOIN ticket.orders o USING (order_id), ticket.queue_status(q.request_id) s
 ORDER BY q.queue_position;
-SELECT * FROM ticket.queue_status(1) WHERE hold_until IS NULL;	-- a served order has its hold deadline
+SELECT * FROM ticket.queue_status((SELECT request_id FROM asked WHERE user_id = 1)) WHERE hold_until IS NULL;	-- a served order has its hold deadline
 SELECT served FROM ticket.queue_head;
 SELECT ticket.serve_queue() AS nothing_waiting;
 
@@ -109,7 +133,8 @@ SET ticket.queue_max_waiting = 2;
 SELECT ahead FROM ticket.enqueue(400, 'G7001', '2099-01-01', 'QAD', 'QAE');
 SELECT ahead FROM ticket.enqueue(401, 'G7001', '2099-01-01', 'QAD', 'QAE');
 SELECT regress_error($q$SELECT ticket.enqueue(402, 'G7001', '2099-01-01', 'QAD', 'QAE')$q$);
-SELECT count(*) AS waiting FROM ticket.queue_request WHERE status = 'waiting';
+SELECT w.waiting FROM ticket.waiting_requests() w JOIN ticket.run r USING (run_id) JOIN ticket.train t USING (train_id)
+WHERE t.code = 'G7001';
 RESET ticket.queue_max_waiting;
 SELECT ticket.serve_queue() AS served;
 
@@ -229,8 +254,10 @@ FROM maps_before b JOIN ticket.run_carriage rc USING (run_id, carriage_no) WHERE
 
 -- 1.5: served in order, every request still waiting comes after the last
 -- one served, so the scans of enqueue and the batches start there.
-SELECT (ticket.enqueue(900, 'G7001', '2099-01-01', 'QAA', 'QAB')).status AS first,
-       (ticket.enqueue(901, 'G7001', '2099-01-01', 'QAA', 'QAB')).ahead AS second_has_ahead;
+WITH e AS (SELECT ticket.enqueue(900, 'G7001', '2099-01-01', 'QAA', 'QAB') AS first,
+                  ticket.enqueue(901, 'G7001', '2099-01-01', 'QAA', 'QAB') AS second),
+     k AS (INSERT INTO asked SELECT 900, (first).request_id FROM e UNION ALL SELECT 901, (second).request_id FROM e)
+SELECT (first).status AS first, (second).ahead AS second_has_ahead FROM e;
 SELECT t.code FROM ticket.queued_runs() x JOIN ticket.run r USING (run_id) JOIN ticket.train t USING (train_id);
 SELECT ticket.serve_queue(r.run_id, 1) AS served FROM ticket.run r JOIN ticket.train t USING (train_id)
 WHERE t.code = 'G7001';
@@ -239,12 +266,17 @@ SELECT t.code,
                           WHERE q.run_id = h.run_id AND q.status <> 'waiting') AS head_at_last_served,
        (SELECT count(*) FROM ticket.queue_request q
         WHERE q.run_id = h.run_id AND q.status = 'waiting' AND q.queue_position <= h.last_position) AS waiting_behind_head,
-       (SELECT count(*) FROM ticket.queue_request q WHERE q.run_id = h.run_id AND q.status = 'waiting') AS waiting
+       (SELECT coalesce(sum(w.waiting), 0) FROM ticket.waiting_requests() w WHERE w.run_id = h.run_id) AS waiting
 FROM ticket.queue_head h JOIN ticket.run r USING (run_id) JOIN ticket.train t USING (train_id) ORDER BY t.code;
-SELECT s.status, s.ahead FROM ticket.queue_request q, ticket.queue_status(q.request_id) s WHERE q.user_id = 901;
+-- (the one still waiting, wherever it waits, comes after the head)
+SELECT s.status, s.ahead, s.queue_position > h.last_position AS after_head
+FROM asked a, ticket.queue_status(a.request_id) s,
+     ticket.queue_head h JOIN ticket.run r USING (run_id) JOIN ticket.train t USING (train_id)
+WHERE a.user_id = 901 AND t.code = 'G7001';
 SELECT ticket.serve_queue() AS served_the_rest;
 SELECT count(*) AS runs_still_queued FROM ticket.queued_runs();
--- not preloaded here: no wake-ups, so queue_wait() sleeps on the batch lock
+-- wake-ups only with the library preloaded; not preloaded, both say NULL and
+-- queue_wait() sleeps on the batch lock instead
 SELECT ticket.queue_batch_count(1) IS NULL AS no_wakeup_count, ticket.queue_sleep(1, 0, now()) IS NULL AS no_wakeup_sleep;
 SELECT s.status FROM ticket.queue_request q, ticket.queue_wait(q.request_id, '1 s') s WHERE q.user_id = 901;
 
@@ -297,9 +329,11 @@ SELECT regress_error($q$SELECT * FROM ticket.queue_wait(1, NULL)$q$);
 SELECT regress_error($q$SELECT * FROM ticket.queue_wait(999999, '1 s')$q$);
 SELECT regress_error($q$SELECT * FROM ticket.queue_wait(NULL)$q$);
 -- a request still waiting at the timeout says so, with its place
-SELECT (ticket.enqueue(902, 'G7001', '2099-01-01', 'QAB', 'QAC')).status AS queued;
+WITH e AS (SELECT * FROM ticket.enqueue(902, 'G7001', '2099-01-01', 'QAB', 'QAC')),
+     k AS (INSERT INTO asked SELECT 902, request_id FROM e)
+SELECT status AS queued FROM e;
 SELECT s.status, s.queue_position > 0 AS has_position, s.ahead, s.order_id
-FROM ticket.queue_request q, ticket.queue_wait(q.request_id, '0.1 s') s WHERE q.user_id = 902;
+FROM asked a, ticket.queue_wait(a.request_id, '0.1 s') s WHERE a.user_id = 902;
 SELECT ticket.serve_queue() AS served;
 SELECT s.status, s.carriage IS NOT NULL AS seated, s.hold_until > now() AS held
-FROM ticket.queue_request q, ticket.queue_wait(q.request_id) s WHERE q.user_id = 902;
+FROM asked a, ticket.queue_wait(a.request_id) s WHERE a.user_id = 902;

@@ -191,10 +191,15 @@ FROM search_transfers('HGH', 'TNV', '2021-04-13') h;
 SELECT seat_class, legs FROM grab(1, 'K48', '2021-04-13', 'ZJH', 'YEK', 'hard_sleeper');
 SELECT searched = remaining AS agree, searched->'hard_sleeper' AS hard_sleepers FROM k48_counts;
 SELECT remaining->'hard_sleeper' AS after_the_grab_yek_xzt FROM search('YEK', 'XZT', '2021-04-14');
--- a hold past its deadline counts as free, in both
+-- a hold past its deadline counts as free, in both.  (Holds are compared
+-- with now(), the start of the transaction: counted in the transaction that
+-- made it, the 1 s hold is live however slow the machine; after the sleep,
+-- in a new transaction, it has expired.)
+BEGIN;
 SET ticket.hold_timeout = 1;
 SELECT seat_class FROM grab(2, 'K48', '2021-04-13', 'HZH', 'QHX', 'soft_sleeper');
 SELECT searched->'soft_sleeper' AS soft_sleepers_held FROM k48_counts;
+COMMIT;
 SELECT pg_sleep(1.2);
 SELECT searched = remaining AS agree, searched->'soft_sleeper' AS soft_sleepers_expired FROM k48_counts;
 RESET ticket.hold_timeout;

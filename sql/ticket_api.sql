@@ -180,13 +180,18 @@ SELECT o.status, t.status FROM orders o JOIN tickets t USING (order_id) WHERE o.
 SELECT cancel(:short_hold) AS cancel_of_expired;
 SELECT regress_error(format('SELECT confirm(%s)', :short_hold));
 
--- a grab takes over an expired, unswept hold: a train with a single seat
+-- a grab takes over an expired, unswept hold: a train with a single seat.
+-- (Holds are compared with now(), the start of the transaction: made and
+-- tried in one, the 1 s hold is live for the second grab however slow the
+-- machine; after the sleep, in a new transaction, it has expired.)
 SELECT add_train('C1', ARRAY['NKH', 'AOH']) > 0, add_carriage('C1', 1, 'second', 1, 'A'),
        open_sales('C1', '2026-02-01') > 0;
+BEGIN;
 SET ticket.hold_timeout = '1s';
 SELECT order_id AS stale_order, seat_no FROM grab(401, 'C1', '2026-02-01', 'NKH', 'AOH') \gset
 RESET ticket.hold_timeout;
 SELECT regress_error($$SELECT * FROM grab(402, 'C1', '2026-02-01', 'NKH', 'AOH')$$);
+COMMIT;
 SELECT pg_sleep(1.2);
 SELECT seat_no, status FROM grab(402, 'C1', '2026-02-01', 'NKH', 'AOH');
 SELECT o.status, t.status FROM orders o JOIN tickets t USING (order_id) WHERE o.order_id = :stale_order;

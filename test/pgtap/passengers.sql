@@ -44,7 +44,13 @@ SELECT add_train('G3', ARRAY['VNP', 'AOH'], ARRAY[NULL, '14:30']::interval[], AR
 SELECT add_train('K9', ARRAY['VNP', 'AOH'], ARRAY[NULL, '13:00']::interval[], ARRAY['08:00', NULL]::interval[]);
 SELECT add_carriage('G1', 1, 'second', 2, 'ABCDF'), add_carriage('G3', 1, 'second', 1, 'A'),
        add_carriage('K9', 1, 'hard_sleeper', 2, 'ABCDEF');
-SELECT open_sales('2030-01-01'), open_sales('2030-01-02'), open_sales('2030-01-03');
+-- Service days a month after Beijing's today (beijing_now() + 30 .. 32):
+-- whenever this runs, refunds and changes on them are as for trains far
+-- ahead (free 8 days or more ahead, far from the 48-hour rule and from
+-- departure).  The file is one transaction, so beijing_now() is one instant
+-- throughout: the days, and the daily limits below, cannot move with Beijing
+-- midnight.
+SELECT open_sales(beijing_now()::date + 30), open_sales(beijing_now()::date + 31), open_sales(beijing_now()::date + 32);
 
 -- passengers and ID numbers (as the application role)
 CREATE ROLE ticket_tap_pax LOGIN IN ROLE ticket_app;
@@ -68,7 +74,7 @@ SELECT throws_ok($$SELECT add_passenger(1, '310101198506152345', '赵六')$$, 'T
 SELECT throws_ok($$SELECT set_setting('max_passengers', -2)$$, 'TK055', NULL, 'a negative setting: TK055');
 
 -- orders with passengers
-SELECT is((SELECT count(*)::integer FROM grab(1, 'G1', '2030-01-01', 'VNP', 'AOH', 'second',
+SELECT is((SELECT count(*)::integer FROM grab(1, 'G1', beijing_now()::date + 30, 'VNP', 'AOH', 'second',
 	ARRAY['11010519491231002X', '110101201003151233', 'E12345678'])), 3, 'three passengers, three tickets');
 SELECT results_eq($$SELECT s.seat_no FROM tickets t JOIN seat s USING (seat_id) ORDER BY 1$$,
 	ARRAY['01A', '01B', '01C'], 'a group of three gets A-B-C of one row');
@@ -77,32 +83,32 @@ SELECT is((SELECT price FROM tickets t JOIN passenger p USING (passenger_id) WHE
 	(SELECT price FROM tickets t JOIN passenger p USING (passenger_id) WHERE p.name = '张三'), 'a child pays half');
 SELECT is((SELECT price FROM tickets t JOIN passenger p USING (passenger_id) WHERE p.name = 'Jane Roe'),
 	fare('G1', 'VNP', 'AOH', 'second', 'student'), 'a student pays the student fare');
-SELECT throws_ok($$SELECT * FROM grab(1, 'G1', '2030-01-01', 'VNP', 'AOH', 'second', ARRAY['11010519491231002X', '11010519491231002X'])$$,
+SELECT throws_ok($$SELECT * FROM grab(1, 'G1', beijing_now()::date + 30, 'VNP', 'AOH', 'second', ARRAY['11010519491231002X', '11010519491231002X'])$$,
 	'TK044', NULL, 'the same passenger twice in an order: TK044');
-SELECT throws_ok($$SELECT * FROM grab(1, 'G1', '2030-01-01', 'VNP', 'AOH', 'second', ARRAY['a', 'b', 'c', 'd', 'e', 'f'])$$,
+SELECT throws_ok($$SELECT * FROM grab(1, 'G1', beijing_now()::date + 30, 'VNP', 'AOH', 'second', ARRAY['a', 'b', 'c', 'd', 'e', 'f'])$$,
 	'TK044', NULL, 'six passengers: TK044');
-SELECT throws_ok($$SELECT * FROM grab(2, 'G1', '2030-01-01', 'VNP', 'AOH', 'second', ARRAY['11010519491231002X'])$$,
+SELECT throws_ok($$SELECT * FROM grab(2, 'G1', beijing_now()::date + 30, 'VNP', 'AOH', 'second', ARRAY['11010519491231002X'])$$,
 	'TK042', NULL, 'a passenger of another account: TK042');
-SELECT throws_ok($$SELECT * FROM grab(1, 'G3', '2030-01-01', 'VNP', 'AOH', 'second', ARRAY['11010519491231002X'])$$,
+SELECT throws_ok($$SELECT * FROM grab(1, 'G3', beijing_now()::date + 30, 'VNP', 'AOH', 'second', ARRAY['11010519491231002X'])$$,
 	'TK043', NULL, 'a passenger already travelling then: TK043');
-SELECT throws_ok($$SELECT * FROM grab(1, 'G1', '2030-01-01', 'VNP', 'AOH', 'second', ARRAY['11010519491231002X'], 'Z')$$,
+SELECT throws_ok($$SELECT * FROM grab(1, 'G1', beijing_now()::date + 30, 'VNP', 'AOH', 'second', ARRAY['11010519491231002X'], 'Z')$$,
 	'TK045', NULL, 'an invalid seat letter: TK045');
-SELECT throws_ok($$SELECT * FROM grab(1, 'K9', '2030-01-02', 'VNP', 'AOH', 'hard_sleeper', ARRAY['11010519491231002X'], 'A')$$,
+SELECT throws_ok($$SELECT * FROM grab(1, 'K9', beijing_now()::date + 31, 'VNP', 'AOH', 'hard_sleeper', ARRAY['11010519491231002X'], 'A')$$,
 	'TK046', NULL, 'seat choice on a K train: TK046');
 SELECT throws_ok($$SELECT remove_passenger(1, '11010519491231002X')$$, 'TK053', NULL, 'a passenger with live tickets stays: TK053');
-SELECT is((SELECT status FROM grab(5, 'G1', '2030-01-01', 'VNP', 'AOH', 'second', 'a-request-id')), 'held',
+SELECT is((SELECT status FROM grab(5, 'G1', beijing_now()::date + 30, 'VNP', 'AOH', 'second', 'a-request-id')), 'held',
 	'a 7th text argument still means the single-seat form''s request id');
 
 -- daily limits
 SELECT set_setting('max_cancels_per_day', 1);
 SELECT add_passenger(7, '420103199505057779', '孙八');
-SELECT cancel((SELECT order_id FROM grab(7, 'G1', '2030-01-02', 'VNP', 'AOH', 'second', ARRAY['420103199505057779']) LIMIT 1));
-SELECT throws_ok($$SELECT * FROM grab(7, 'G1', '2030-01-02', 'VNP', 'AOH', 'second', ARRAY['420103199505057779'])$$,
+SELECT cancel((SELECT order_id FROM grab(7, 'G1', beijing_now()::date + 31, 'VNP', 'AOH', 'second', ARRAY['420103199505057779']) LIMIT 1));
+SELECT throws_ok($$SELECT * FROM grab(7, 'G1', beijing_now()::date + 31, 'VNP', 'AOH', 'second', ARRAY['420103199505057779'])$$,
 	'TK047', NULL, 'the daily cancel limit: TK047');
 SELECT set_setting('max_orders_per_day', 1);
 SELECT add_passenger(8, '320102199202026668', '周九');
-SELECT lives_ok($$SELECT * FROM grab(8, 'G1', '2030-01-02', 'VNP', 'AOH', 'second', ARRAY['320102199202026668'])$$, 'a first order');
-SELECT throws_ok($$SELECT * FROM grab(8, 'K9', '2030-01-03', 'VNP', 'AOH', 'hard_sleeper', ARRAY['320102199202026668'])$$,
+SELECT lives_ok($$SELECT * FROM grab(8, 'G1', beijing_now()::date + 31, 'VNP', 'AOH', 'second', ARRAY['320102199202026668'])$$, 'a first order');
+SELECT throws_ok($$SELECT * FROM grab(8, 'K9', beijing_now()::date + 32, 'VNP', 'AOH', 'hard_sleeper', ARRAY['320102199202026668'])$$,
 	'TK048', NULL, 'the daily order limit: TK048');
 
 -- fares and refund fees
@@ -116,16 +122,16 @@ SELECT is(refund_fee(100, '2 hours'), 20.0, '20% under 24 hours');
 SELECT is(refund_fee(20, '3 days'), 2.0, 'at least 2 yuan');
 
 -- refunds and changes (G3 sold out first)
-SELECT grab(9, 'G3', '2030-01-01', 'VNP', 'AOH');
+SELECT grab(9, 'G3', beijing_now()::date + 30, 'VNP', 'AOH');
 SELECT confirm(order_id) FROM orders WHERE user_id = 1;
 SELECT is((SELECT fee FROM refund_ticket((SELECT min(ticket_id) FROM tickets t JOIN passenger p USING (passenger_id) WHERE p.name = 'Jane Roe'))),
-	0.0, 'a refund in 2030 keeps no fee');
+	0.0, 'a refund a month ahead keeps no fee');
 SELECT is((SELECT to_pay FROM change_ticket((SELECT min(ticket_id) FROM tickets t JOIN passenger p USING (passenger_id) WHERE p.name = '张三'),
-	'K9', '2030-01-02', 'VNP', 'AOH', 'hard_sleeper')) < 0, true, 'a change to a cheaper train pays back');
+	'K9', beijing_now()::date + 31, 'VNP', 'AOH', 'hard_sleeper')) < 0, true, 'a change to a cheaper train pays back');
 SELECT throws_ok($$SELECT * FROM change_ticket((SELECT max(ticket_id) FROM tickets t JOIN passenger p USING (passenger_id) WHERE p.name = '张三'),
-	'G1', '2030-01-01', 'VNP', 'AOH', 'second')$$, 'TK049', NULL, 'a change is allowed once: TK049');
+	'G1', beijing_now()::date + 30, 'VNP', 'AOH', 'second')$$, 'TK049', NULL, 'a change is allowed once: TK049');
 SELECT throws_ok($$SELECT * FROM change_ticket((SELECT min(ticket_id) FROM tickets t JOIN passenger p USING (passenger_id) WHERE p.name = '李四'),
-	'G3', '2030-01-01', 'VNP', 'AOH', 'second')$$, 'TK001', NULL, 'a change to a sold-out train: TK001');
+	'G3', beijing_now()::date + 30, 'VNP', 'AOH', 'second')$$, 'TK001', NULL, 'a change to a sold-out train: TK001');
 SELECT is((SELECT status FROM tickets t JOIN passenger p USING (passenger_id) WHERE p.name = '李四'), 'paid',
 	'... and the old ticket is untouched');
 
