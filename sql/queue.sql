@@ -56,6 +56,12 @@ SELECT regress_error($q$SELECT ticket.enqueue(NULL, 'G7001', '2099-01-01', 'QAB'
 SELECT regress_error($q$SELECT ticket.enqueue(9, 'G7001', '2099-01-01', 'QAB', 'QAC', 'deluxe')$q$);
 SELECT regress_error($q$SELECT ticket.enqueue(9, 'G7001', '2099-01-02', 'QAB', 'QAC')$q$);
 SELECT regress_error($q$SELECT ticket.enqueue(9, 'G7001', '2099-01-01', 'QAC', 'QAB')$q$);
+-- sales closed: TK012, worded as grab words it (rolled back: G7001 stays open)
+BEGIN;
+SELECT ticket.close_sales('G7001', '2099-01-01') > 0 AS closed;
+SELECT regress_error($q$SELECT ticket.enqueue(9, 'g7001', '2099-01-01', 'QAB', 'QAC')$q$);
+SELECT regress_error($q$SELECT ticket.grab(9, 'g7001', '2099-01-01', 'QAB', 'QAC')$q$);
+ROLLBACK;
 SELECT regress_error($q$SELECT * FROM ticket.queue_status(999)$q$);
 SELECT regress_error($q$SELECT ticket.serve_queue(NULL, 0)$q$);
 -- a retry with the same request id gets the same request; another journey with it is refused
