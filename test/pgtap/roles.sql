@@ -23,7 +23,7 @@ CREATE EXTENSION IF NOT EXISTS pg_cron;
 -- trains far ahead), readable by every role below
 SELECT set_config('tap.day', (ticket.beijing_now()::date + 30)::text, false);
 
-SELECT plan(94);
+SELECT plan(95);
 
 -- what README and the doc pages list, by role ----------------------------------
 
@@ -37,12 +37,33 @@ INSERT INTO admin_function VALUES
 	('ticket.set_station_city(text, text)'), ('ticket.set_fare(text, text, text, text, numeric)'),
 	('ticket.set_setting(text, numeric)'), ('ticket.set_refund_rule(interval, numeric)');
 GRANT SELECT ON admin_function TO PUBLIC;
+CREATE TEMP TABLE app_function (sig text);
+INSERT INTO app_function VALUES
+	('ticket.remaining(text, date, text, text)'), ('ticket.remaining_matrix(text, date)'),
+	('ticket.grab(bigint, text, date, text, text, text, text)'), ('ticket.grab(bigint, text, date, text, text, text, text[], text)'),
+	('ticket.confirm(bigint)'), ('ticket.cancel(bigint)'), ('ticket.refund(bigint)'),
+	('ticket.confirm(bigint, bigint)'), ('ticket.cancel(bigint, bigint)'), ('ticket.refund(bigint, bigint)'),
+	('ticket.enqueue(bigint, text, date, text, text, text, text)'), ('ticket.queue_status(bigint)'),
+	('ticket.queue_wait(bigint, interval)'),
+	('ticket.join_waitlist(bigint, text, date, text, text, text[], timestamptz, text[])'), ('ticket.waitlist_status(bigint)'),
+	('ticket.leave_waitlist(bigint)'), ('ticket.leave_waitlist(bigint, bigint)'),
+	('ticket.search(text, text, date)'), ('ticket.search_transfers(text, text, date, interval, interval, integer, interval)'),
+	('ticket.add_passenger(bigint, text, text, text, text)'), ('ticket.remove_passenger(bigint, text, text)'),
+	('ticket.order_tickets(bigint)'), ('ticket.refund_ticket(bigint)'), ('ticket.refund_ticket(bigint, bigint)'),
+	('ticket.change_ticket(bigint, text, date, text, text, text)'), ('ticket.change_ticket(bigint, text, date, text, text, text, bigint)'),
+	('ticket.fare(text, text, text, text, text)'), ('ticket.refund_fee(numeric, interval)'),
+	('ticket.valid_resident_id(text)'), ('ticket.setting(text)');
+SELECT is((SELECT count(*) FROM app_function WHERE has_function_privilege('tap_roles_app', sig, 'EXECUTE')
+	AND has_function_privilege('tap_roles_admin', sig, 'EXECUTE')),
+	30::bigint, 'the application and the administrator may call all 30 application functions');
 SELECT is((SELECT count(*) FROM admin_function WHERE has_function_privilege('tap_roles_admin', sig, 'EXECUTE')),
 	17::bigint, 'the administrator may call all 17 administration functions');
 SELECT is((SELECT string_agg(sig, ', ') FROM admin_function WHERE has_function_privilege('tap_roles_app', sig, 'EXECUTE')),
 	NULL, 'the application may call none of them');
-SELECT is((SELECT string_agg(sig, ', ') FROM admin_function WHERE has_function_privilege('tap_roles_viewer', sig, 'EXECUTE')),
-	NULL, 'nor may a role with neither');
+SELECT is((SELECT string_agg(sig, ', ') FROM (TABLE admin_function UNION ALL TABLE app_function) f
+	WHERE has_function_privilege('tap_roles_viewer', sig, 'EXECUTE') AND has_schema_privilege('tap_roles_viewer', 'ticket', 'USAGE')
+	  AND NOT has_function_privilege('public', sig, 'EXECUTE')),
+	NULL, 'a role with neither may call none of them (but remaining and remaining_matrix, which read tables it cannot)');
 
 -- the administrator, for real ------------------------------------------------------
 
@@ -240,7 +261,7 @@ SELECT * FROM finish();
 
 -- leave the database as this file found it: a fresh extension, no data, no pg_cron
 SET client_min_messages = warning;
-DROP TABLE admin_function;
+DROP TABLE admin_function, app_function;
 DROP EXTENSION pg_cron;
 DROP EXTENSION ticket CASCADE;
 CREATE EXTENSION ticket CASCADE;
