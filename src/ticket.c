@@ -18,7 +18,16 @@
 
 PG_MODULE_MAGIC;
 
-/* How long a grabbed seat stays reserved for payment, in seconds. */
+/*
+ * How long a grabbed seat stays reserved for payment, in seconds.  The
+ * operator's policy, not the application's: PGC_SUSET, so only a superuser
+ * (or a role granted SET ON PARAMETER ticket.hold_timeout) can change it,
+ * per cluster (postgresql.conf, ALTER SYSTEM), database or role (ALTER
+ * DATABASE / ROLE ... SET).  A client's SET is refused; one made before the
+ * library was loaded, on the placeholder, is dropped with a WARNING when the
+ * library defines the setting (PostgreSQL re-checks it with the role that
+ * made it), so behind a pooler no client's setting reaches another's grab.
+ */
 static int	hold_timeout_s = 15 * 60;
 
 void		_PG_init(void);
@@ -36,7 +45,7 @@ _PG_init(void)
 							15 * 60,
 							1,
 							7 * 24 * 60 * 60,
-							PGC_USERSET,
+							PGC_SUSET,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
 	/* shared memory, and the settings that size it, only when preloaded */

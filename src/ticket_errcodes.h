@@ -135,5 +135,10 @@
 #define ERRCODE_TICKET_INVALID_FARE_RULE MAKE_SQLSTATE('T','K','0','5','5')
 /* TK056: nothing to change: same train, journey and class */
 #define ERRCODE_TICKET_NOTHING_TO_CHANGE MAKE_SQLSTATE('T','K','0','5','6')
+/*
+ * TK057: no such order, ticket or waitlist request for this user (unknown,
+ * or another user's: the forms that take the user id do not tell which)
+ */
+#define ERRCODE_TICKET_NOT_THIS_USERS MAKE_SQLSTATE('T','K','0','5','7')
 
 #endif							/* TICKET_ERRCODES_H */

@@ -111,6 +111,25 @@ GRANT SELECT ON passenger TO ticket_admin, ticket_app;
 SELECT pg_catalog.pg_extension_config_dump('passenger', '');
 SELECT pg_catalog.pg_extension_config_dump('passenger_passenger_id_seq', '');
 
+-- Passengers as a screen shows them, with the document number masked as
+-- 12306 prints it: an 18-character ID card number keeps its first 6 and last
+-- 4 characters (110105********002X); so does any number of 15 characters or
+-- more, and a shorter one (a passport, a permit) keeps its first and last
+-- character (E*******8).  A role that only shows passengers gets SELECT on this view
+-- and nothing on ticket.passenger: the view reads the table with its owner's
+-- rights, so the full numbers stay out of that role's reach.
+CREATE VIEW passenger_masked AS
+SELECT p.passenger_id, p.user_id, p.document_type,
+	CASE WHEN length(p.document_no) >= 15
+	     THEN left(p.document_no, 6) || repeat('*', length(p.document_no) - 10) || right(p.document_no, 4)
+	     ELSE left(p.document_no, 1) || repeat('*', length(p.document_no) - 2) || right(p.document_no, 1)
+	END AS document_no,
+	p.name, p.passenger_type, p.created_at, p.removed_at
+FROM passenger p;
+COMMENT ON VIEW passenger_masked IS 'ticket.passenger with document numbers masked as 12306 shows them (110105********002X): for roles that display passengers and must not read identity numbers';
+COMMENT ON COLUMN passenger_masked.document_no IS 'the document number masked: 15 characters or more keep the first 6 and last 4, shorter ones the first and last character';
+GRANT SELECT ON passenger_masked TO ticket_admin, ticket_app;
+
 -- passenger API -------------------------------------------------------------
 
 CREATE OR REPLACE FUNCTION add_passenger(user_id bigint, document_no text, name text,

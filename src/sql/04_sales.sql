@@ -1229,6 +1229,29 @@ $$;
 COMMENT ON FUNCTION lock_order(bigint) IS 'internal: the order, locked for update; error TK006 if unknown';
 REVOKE EXECUTE ON FUNCTION lock_order(bigint) FROM PUBLIC;
 
+-- Who the user is.  The one-argument forms of confirm, cancel, refund,
+-- refund_ticket and change_ticket act on whatever order or ticket id they
+-- are given: the application vouches for the user.  Their forms with a user
+-- id also make the database check that the order (or ticket) is that
+-- user's.  An unknown id and another user's get the same answer, TK057, so a
+-- caller learns nothing about other users' orders.  An order's user never
+-- changes, so the check needs no lock: the call it guards locks the order.
+CREATE OR REPLACE FUNCTION check_order_owner(order_id bigint, user_id bigint) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
+	IF order_id IS NULL OR user_id IS NULL THEN
+		RAISE EXCEPTION 'order id and user id must be given' USING ERRCODE = 'TK017';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM orders o
+	               WHERE o.order_id = check_order_owner.order_id AND o.user_id = check_order_owner.user_id) THEN
+		RAISE EXCEPTION 'user % has no order %', user_id, order_id USING ERRCODE = 'TK057',
+			DETAIL = 'There is no such order, or it is another user''s.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION check_order_owner(bigint, bigint) IS 'internal: error TK057 unless the order is the user''s (unknown and another user''s alike), TK017 on a null';
+REVOKE EXECUTE ON FUNCTION check_order_owner(bigint, bigint) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION set_order_status(order_id bigint, new_status text) RETURNS text
 LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
@@ -1278,6 +1301,17 @@ COMMENT ON FUNCTION confirm(bigint) IS 'payment received: the held seat becomes 
 REVOKE EXECUTE ON FUNCTION confirm(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION confirm(bigint) TO ticket_app, ticket_admin;
 
+CREATE OR REPLACE FUNCTION confirm(order_id bigint, user_id bigint) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM check_order_owner(order_id, user_id);
+	RETURN confirm(order_id);
+END
+$$;
+COMMENT ON FUNCTION confirm(bigint, bigint) IS 'confirm(order_id), for that user''s order only: error TK057 if the user has no such order (the database checks who the user is)';
+REVOKE EXECUTE ON FUNCTION confirm(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION confirm(bigint, bigint) TO ticket_app, ticket_admin;
+
 -- after-sales ---------------------------------------------------------------
 
 -- Cancel an unpaid order; the cancel counts toward the user's daily cancel
@@ -1312,6 +1346,17 @@ $$;
 COMMENT ON FUNCTION cancel(bigint) IS 'cancel an unpaid order: its seats return to sale and it counts toward the daily cancel limit; idempotent; error TK004 if paid';
 REVOKE EXECUTE ON FUNCTION cancel(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cancel(bigint) TO ticket_app, ticket_admin;
+
+CREATE OR REPLACE FUNCTION cancel(order_id bigint, user_id bigint) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM check_order_owner(order_id, user_id);
+	RETURN cancel(order_id);
+END
+$$;
+COMMENT ON FUNCTION cancel(bigint, bigint) IS 'cancel(order_id), for that user''s order only: error TK057 if the user has no such order (the database checks who the user is)';
+REVOKE EXECUTE ON FUNCTION cancel(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cancel(bigint, bigint) TO ticket_app, ticket_admin;
 
 CREATE TYPE refund_result AS (
 	ticket_id bigint,
@@ -1386,6 +1431,17 @@ COMMENT ON FUNCTION refund(bigint) IS 'refund a paid order: its seats return to 
 REVOKE EXECUTE ON FUNCTION refund(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION refund(bigint) TO ticket_app, ticket_admin;
 
+CREATE OR REPLACE FUNCTION refund(order_id bigint, user_id bigint) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM check_order_owner(order_id, user_id);
+	RETURN refund(order_id);
+END
+$$;
+COMMENT ON FUNCTION refund(bigint, bigint) IS 'refund(order_id), for that user''s order only: error TK057 if the user has no such order (the database checks who the user is)';
+REVOKE EXECUTE ON FUNCTION refund(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION refund(bigint, bigint) TO ticket_app, ticket_admin;
+
 CREATE OR REPLACE FUNCTION lock_ticket_order(ticket_id bigint, OUT o orders, OUT t tickets)
 LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
@@ -1403,6 +1459,23 @@ $$;
 COMMENT ON FUNCTION lock_ticket_order(bigint) IS 'internal: a ticket and its order, the order locked; error TK051 if unknown';
 REVOKE EXECUTE ON FUNCTION lock_ticket_order(bigint) FROM PUBLIC;
 
+-- check_order_owner() for a ticket: the user of the ticket's order.
+CREATE OR REPLACE FUNCTION check_ticket_owner(ticket_id bigint, user_id bigint) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
+	IF ticket_id IS NULL OR user_id IS NULL THEN
+		RAISE EXCEPTION 'ticket id and user id must be given' USING ERRCODE = 'TK017';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM tickets t JOIN orders o ON o.order_id = t.order_id
+	               WHERE t.ticket_id = check_ticket_owner.ticket_id AND o.user_id = check_ticket_owner.user_id) THEN
+		RAISE EXCEPTION 'user % has no ticket %', user_id, ticket_id USING ERRCODE = 'TK057',
+			DETAIL = 'There is no such ticket, or it is another user''s.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION check_ticket_owner(bigint, bigint) IS 'internal: error TK057 unless the ticket''s order is the user''s (unknown and another user''s alike), TK017 on a null';
+REVOKE EXECUTE ON FUNCTION check_ticket_owner(bigint, bigint) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION refund_ticket(ticket_id bigint) RETURNS SETOF refund_result
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
@@ -1419,6 +1492,17 @@ $$;
 COMMENT ON FUNCTION refund_ticket(bigint) IS 'refund one paid ticket of an order, keeping the fee by time to departure; returns price, fee and amount refunded; errors TK005 not paid, TK051 unknown';
 REVOKE EXECUTE ON FUNCTION refund_ticket(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION refund_ticket(bigint) TO ticket_app, ticket_admin;
+
+CREATE OR REPLACE FUNCTION refund_ticket(ticket_id bigint, user_id bigint) RETURNS SETOF refund_result
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM check_ticket_owner(ticket_id, user_id);
+	RETURN QUERY SELECT * FROM refund_ticket(ticket_id);
+END
+$$;
+COMMENT ON FUNCTION refund_ticket(bigint, bigint) IS 'refund_ticket(ticket_id), for that user''s ticket only: error TK057 if the user has no such ticket (the database checks who the user is)';
+REVOKE EXECUTE ON FUNCTION refund_ticket(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION refund_ticket(bigint, bigint) TO ticket_app, ticket_admin;
 
 CREATE TYPE change_result AS (
 	old_ticket_id bigint,
@@ -1569,3 +1653,18 @@ $$;
 COMMENT ON FUNCTION change_ticket(bigint, text, date, text, text, text) IS 'change a paid ticket (改签) once to another train, date, journey or class: new seat held and old released atomically; the difference is paid or refunded less the refund fee; errors TK001 sold out (old ticket kept), TK049 changed before, TK050 not changeable';
 REVOKE EXECUTE ON FUNCTION change_ticket(bigint, text, date, text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION change_ticket(bigint, text, date, text, text, text) TO ticket_app, ticket_admin;
+
+-- The user id comes last, after a seat class that then has no default:
+-- change_ticket(ticket, train, date, from, to, NULL, user) keeps the class.
+CREATE OR REPLACE FUNCTION change_ticket(ticket_id bigint, train text, service_date date, from_station text,
+	to_station text, seat_class text, user_id bigint)
+RETURNS SETOF change_result
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM check_ticket_owner(ticket_id, user_id);
+	RETURN QUERY SELECT * FROM change_ticket(ticket_id, train, service_date, from_station, to_station, seat_class);
+END
+$$;
+COMMENT ON FUNCTION change_ticket(bigint, text, date, text, text, text, bigint) IS 'change_ticket(...), for that user''s ticket only: error TK057 if the user has no such ticket (the database checks who the user is); a NULL seat class keeps the class';
+REVOKE EXECUTE ON FUNCTION change_ticket(bigint, text, date, text, text, text, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION change_ticket(bigint, text, date, text, text, text, bigint) TO ticket_app, ticket_admin;

@@ -133,14 +133,18 @@ CREATE OR REPLACE FUNCTION queue_ring_runs() RETURNS SETOF bigint
 	AS 'MODULE_PATHNAME', 'ticket_queue_ring_runs' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION queue_ring_runs() IS 'internal: runs of this database with requests waiting in shared memory';
 REVOKE EXECUTE ON FUNCTION queue_ring_runs() FROM PUBLIC;
+-- queued_runs() (admin) reads it with its caller's rights
+GRANT EXECUTE ON FUNCTION queue_ring_runs() TO ticket_admin;
 
 CREATE OR REPLACE FUNCTION queue_ring_request(request_id bigint,
 	OUT run_id bigint, OUT queue_position bigint, OUT ahead_when_accepted bigint, OUT served_when_accepted bigint)
 RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'ticket_queue_ring_request' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION queue_ring_request(bigint) IS 'internal: a request still waiting in shared memory (no row: served, or not there)';
-REVOKE EXECUTE ON FUNCTION queue_ring_request(bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION queue_ring_request(bigint) TO ticket_app, ticket_admin;
+-- Any user's request, by id: applications follow theirs with queue_status()
+-- (which runs as the owner); only administrators call this directly.
+REVOKE EXECUTE ON FUNCTION queue_ring_request(bigint) FROM PUBLIC, ticket_app;
+GRANT EXECUTE ON FUNCTION queue_ring_request(bigint) TO ticket_admin;
 
 CREATE OR REPLACE FUNCTION queue_ring_waiting(OUT run_id bigint, OUT waiting bigint, OUT last_position bigint)
 RETURNS SETOF record
@@ -211,7 +215,7 @@ CREATE OR REPLACE FUNCTION queue_status(request_id bigint,
 	OUT status text, OUT queue_position bigint, OUT ahead bigint, OUT estimated_wait interval,
 	OUT order_id bigint, OUT carriage integer, OUT seat_no text, OUT hold_until timestamptz,
 	OUT error_sqlstate text, OUT error_message text)
-LANGUAGE plpgsql VOLATILE SET search_path = ticket, pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
 	q queue_request;
 	h queue_head;

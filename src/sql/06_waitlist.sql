@@ -160,6 +160,27 @@ COMMENT ON FUNCTION leave_waitlist(bigint) IS 'withdraw a waiting waitlist reque
 REVOKE EXECUTE ON FUNCTION leave_waitlist(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION leave_waitlist(bigint) TO ticket_app, ticket_admin;
 
+-- leave_waitlist() with the database checking who the user is, as the
+-- checked forms of confirm and cancel do (src/sql/04_sales.sql): an unknown
+-- request and another user's alike are TK057.  A request's user never changes.
+CREATE OR REPLACE FUNCTION leave_waitlist(waitlist_id bigint, user_id bigint) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
+	IF waitlist_id IS NULL OR user_id IS NULL THEN
+		RAISE EXCEPTION 'waitlist request id and user id must be given' USING ERRCODE = 'TK017';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM waitlist w
+	               WHERE w.waitlist_id = leave_waitlist.waitlist_id AND w.user_id = leave_waitlist.user_id) THEN
+		RAISE EXCEPTION 'user % has no waitlist request %', user_id, waitlist_id USING ERRCODE = 'TK057',
+			DETAIL = 'There is no such waitlist request, or it is another user''s.';
+	END IF;
+	RETURN leave_waitlist(waitlist_id);
+END
+$$;
+COMMENT ON FUNCTION leave_waitlist(bigint, bigint) IS 'leave_waitlist(waitlist_id), for that user''s request only: error TK057 if the user has no such request (the database checks who the user is)';
+REVOKE EXECUTE ON FUNCTION leave_waitlist(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION leave_waitlist(bigint, bigint) TO ticket_app, ticket_admin;
+
 CREATE OR REPLACE FUNCTION seats_returned(run_id bigint) RETURNS integer
 LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE

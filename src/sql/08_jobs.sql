@@ -23,9 +23,16 @@ REVOKE EXECUTE ON FUNCTION expire_holds() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION expire_holds() TO ticket_admin;
 
 -- pg_cron -------------------------------------------------------------------
+--
+-- Members of ticket_admin have no rights on pg_cron's schema: these two run
+-- as the extension's owner (a superuser), so that they can schedule and
+-- remove this one job and nothing else.  The command and the job's name are
+-- fixed here; the caller chooses only when it runs.  The job belongs to the
+-- owner, so it runs ticket.expire_holds() with the owner's rights, as it did
+-- when a superuser scheduled it.
 
 CREATE OR REPLACE FUNCTION schedule_jobs(schedule text DEFAULT '* * * * *') RETURNS bigint
-LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
 	job bigint;
 BEGIN
@@ -45,7 +52,7 @@ REVOKE EXECUTE ON FUNCTION schedule_jobs(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION schedule_jobs(text) TO ticket_admin;
 
 CREATE OR REPLACE FUNCTION unschedule_jobs() RETURNS boolean
-LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
 	found boolean;
 BEGIN
@@ -53,7 +60,10 @@ BEGIN
 		RAISE NOTICE 'pg_cron is not installed in this database: nothing to unschedule';
 		RETURN false;
 	END IF;
-	EXECUTE 'SELECT EXISTS (SELECT 1 FROM cron.job WHERE jobname = $1)' INTO found USING 'ticket-expire-holds';
+	-- cron.unschedule(name) removes the job of that name of the current user
+	-- (the owner, here), and fails if it has none
+	EXECUTE 'SELECT EXISTS (SELECT 1 FROM cron.job WHERE jobname = $1 AND username = current_user)'
+		INTO found USING 'ticket-expire-holds';
 	IF found THEN
 		EXECUTE 'SELECT cron.unschedule($1)' USING 'ticket-expire-holds';
 	END IF;
