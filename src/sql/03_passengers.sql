@@ -131,6 +131,11 @@ BEGIN
 	IF user_id IS NULL OR document_no IS NULL OR coalesce(btrim(name), '') = '' THEN
 		RAISE EXCEPTION 'user id, document number and name must be given' USING ERRCODE = 'TK017';
 	END IF;
+	-- the name is printed on the ticket as it is stored
+	IF NOT valid_name(name, 100) THEN
+		RAISE EXCEPTION 'invalid passenger name' USING ERRCODE = 'TK017',
+			DETAIL = 'A name is at most 100 characters, without control characters.';
+	END IF;
 	IF kind IS NULL OR kind NOT IN ('id_card', 'passport', 'hk_macao_permit', 'taiwan_permit', 'foreign_permanent_id')
 	   OR ptype IS NULL OR ptype NOT IN ('adult', 'child', 'student', 'disabled_soldier') THEN
 		RAISE EXCEPTION 'invalid passenger type "%" or document type "%"', passenger_type, document_type
@@ -164,7 +169,7 @@ BEGIN
 	RETURN result;
 END
 $$;
-COMMENT ON FUNCTION add_passenger(bigint, text, text, text, text) IS 'add a passenger to an account (ID card numbers are checked); returns its id; errors TK040 invalid number, TK041 too many, TK052 already added, TK054 bad type';
+COMMENT ON FUNCTION add_passenger(bigint, text, text, text, text) IS 'add a passenger to an account (ID card numbers are checked); returns its id; errors TK017 missing argument or a name over 100 characters or with control characters, TK040 invalid number, TK041 too many, TK052 already added, TK054 bad type';
 REVOKE EXECUTE ON FUNCTION add_passenger(bigint, text, text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION add_passenger(bigint, text, text, text, text) TO ticket_app, ticket_admin;
 

@@ -404,6 +404,9 @@ DECLARE
 	tid integer := ticket.train_id(train);
 	r record;
 BEGIN
+	IF service_date IS NULL THEN
+		RAISE EXCEPTION 'service date must not be null' USING ERRCODE = 'TK017';
+	END IF;
 	SELECT ru.run_id, ru.n_legs INTO r FROM run ru
 	WHERE ru.train_id = tid AND ru.service_date = remaining_matrix.service_date;
 	IF NOT FOUND THEN
@@ -752,6 +755,11 @@ BEGIN
 	IF user_id IS NULL THEN
 		RAISE EXCEPTION 'user id must not be null' USING ERRCODE = 'TK017';
 	END IF;
+	-- as the queue keeps them (enqueue); orders.request_id is indexed
+	IF octet_length(request_id) > 128 THEN
+		RAISE EXCEPTION 'request id is too long: % bytes', octet_length(request_id) USING ERRCODE = 'TK017',
+			DETAIL = 'A request id is at most 128 bytes.';
+	END IF;
 	SELECT * INTO j FROM journey(train, service_date, from_station, to_station);
 
 	-- One user's grabs on one run take turns; transaction-scoped, so this
@@ -1026,6 +1034,11 @@ LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 BEGIN
 	IF user_id IS NULL THEN
 		RAISE EXCEPTION 'user id must not be null' USING ERRCODE = 'TK017';
+	END IF;
+	-- (before array_position(), which refuses a 2-D array with 0A000)
+	IF coalesce(array_ndims(passengers), 1) <> 1 OR coalesce(array_lower(passengers, 1), 1) <> 1 THEN
+		RAISE EXCEPTION 'an order names its passengers in a one-dimensional list' USING ERRCODE = 'TK044',
+			HINT = 'Give the document numbers as ARRAY[...], each once.';
 	END IF;
 	IF n NOT BETWEEN 1 AND 5 OR array_position(passengers, NULL) IS NOT NULL
 	   OR (SELECT count(DISTINCT upper(regexp_replace(x, '\s', '', 'g'))) FROM unnest(passengers) x) <> n THEN

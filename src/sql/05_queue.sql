@@ -133,6 +133,7 @@ CREATE OR REPLACE FUNCTION queue_ring_runs() RETURNS SETOF bigint
 	AS 'MODULE_PATHNAME', 'ticket_queue_ring_runs' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION queue_ring_runs() IS 'internal: runs of this database with requests waiting in shared memory';
 REVOKE EXECUTE ON FUNCTION queue_ring_runs() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION queue_ring_runs() TO ticket_admin;
 
 CREATE OR REPLACE FUNCTION queue_ring_request(request_id bigint,
 	OUT run_id bigint, OUT queue_position bigint, OUT ahead_when_accepted bigint, OUT served_when_accepted bigint)
