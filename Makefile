@@ -32,6 +32,8 @@ REGRESS += queue
 REGRESS += search
 # 1.4: real-name tickets
 REGRESS += passengers
+# 1.7: bad arguments to every API function
+REGRESS += bad_arguments
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/temp.conf
 
 ISOLATION = segrange_exclusion grab_last_seat grab_same_user confirm_vs_expiry cancel_vs_confirm grab_repeatable_read
@@ -91,8 +93,9 @@ installcheck-isolation:
 # The queue's table path: the queue test and spec again on servers without
 # the library preloaded (test/fallback/temp.conf), against their own expected
 # output in test/fallback/expected and test/fallback/isolation/expected
-# (pg_regress looks in --outputdir/expected before --inputdir/expected).
-FALLBACK_REGRESS = queue
+# (pg_regress looks in --outputdir/expected before --inputdir/expected); and
+# the bad-argument test, whose enqueue and queue_wait then take that path.
+FALLBACK_REGRESS = queue bad_arguments
 FALLBACK_REGRESS_OPTS = --temp-instance=tmp_check_fallback --temp-config=test/fallback/temp.conf \
 	--outputdir=test/fallback --dbname=$(CONTRIB_TESTDB)
 FALLBACK_ISOLATION = queue_fifo

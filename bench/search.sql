@@ -2,11 +2,13 @@
 -- pairs of the real timetable (see doc/search.md).  Needs the timetable and
 -- a day on sale; from the project's top directory:
 --   psql -f demo/load_timetable.sql
---   psql -c "SELECT ticket.open_sales(date '2021-04-13')"
+--   psql -c "SELECT ticket.open_sales(date '2032-04-13')"
 --   psql -f bench/search.sql
 -- Every pair runs once to warm up, then :runs times (default 5); the median
 -- and the worst are shown in milliseconds.  Set :stations (default 8) to
--- time transfers between more of the busiest stations.
+-- time transfers between more of the busiest stations, :day (default
+-- 2032-04-13) to search another day on sale (open_sales() takes no date
+-- whose runs have ended, so the timetable's own 2021-04-13 cannot be).
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 \if :{?runs}
@@ -16,6 +18,10 @@ SET client_min_messages = warning;
 \if :{?stations}
 \else
 \set stations 8
+\endif
+\if :{?day}
+\else
+\set day 2032-04-13
 \endif
 DROP TABLE IF EXISTS pg_temp.bench_pair, pg_temp.bench_result;
 CREATE TEMP TABLE bench_pair (kind text, from_code text, to_code text);
@@ -36,7 +42,7 @@ INSERT INTO bench_pair
 SELECT 'transfers', f.code, t.code FROM busiest f, busiest t WHERE f.code <> t.code;
 
 CREATE TEMP TABLE bench_result (kind text, from_code text, to_code text, rows integer, ms double precision[]);
-SELECT set_config('bench.runs', :'runs', false);
+SELECT set_config('bench.runs', :'runs', false), set_config('bench.day', :'day', false);
 DO $$
 DECLARE
 	p record;
@@ -49,9 +55,9 @@ BEGIN
 		FOR i IN 0..current_setting('bench.runs')::integer LOOP
 			t0 := clock_timestamp();
 			IF p.kind = 'direct' THEN
-				SELECT count(*) INTO n FROM ticket.search(p.from_code, p.to_code, '2021-04-13');
+				SELECT count(*) INTO n FROM ticket.search(p.from_code, p.to_code, current_setting('bench.day')::date);
 			ELSE
-				SELECT count(*) INTO n FROM ticket.search_transfers(p.from_code, p.to_code, '2021-04-13');
+				SELECT count(*) INTO n FROM ticket.search_transfers(p.from_code, p.to_code, current_setting('bench.day')::date);
 			END IF;
 			IF i > 0 THEN
 				times := times || extract(epoch FROM clock_timestamp() - t0) * 1000;

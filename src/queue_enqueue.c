@@ -284,6 +284,13 @@ read_arguments(FunctionCallInfo fcinfo, EnqueueArgs *args)
 	args->journey_named = args->train && args->date_given && args->from_station && args->to_station;
 	args->seat_class_asked = PG_ARGISNULL(5) ? NULL : PG_GETARG_TEXT_PP(5);
 	args->client_id = PG_ARGISNULL(6) ? NULL : PG_GETARG_TEXT_PP(6);
+	/* the ring keeps at most this much; the table path takes no more */
+	if (args->client_id != NULL && VARSIZE_ANY_EXHDR(args->client_id) > QUEUE_RING_CLIENT_ID_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_TICKET_INVALID_ARGUMENT),
+				 errmsg("request id is too long for the queue: %d bytes",
+						(int) VARSIZE_ANY_EXHDR(args->client_id)),
+				 errdetail("The queue keeps request ids of at most %d bytes.", QUEUE_RING_CLIENT_ID_MAX)));
 }
 
 /*
@@ -782,6 +789,7 @@ ticket_queue_wait(PG_FUNCTION_ARGS)
 	int64		request_id;
 	QueueRingServed served;
 	Interval   *timeout;
+	Interval	longest = {.time = 0, .day = 1, .month = 0};
 	TimestampTz until;
 	Datum		value;
 
@@ -790,6 +798,12 @@ ticket_queue_wait(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_TICKET_INVALID_ARGUMENT),
 				 errmsg("timeout must be a non-negative interval")));
+	if (DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(timeout),
+										 IntervalPGetDatum(&longest))))
+		ereport(ERROR,
+				(errcode(ERRCODE_TICKET_INVALID_ARGUMENT),
+				 errmsg("timeout must be at most 1 day"),
+				 errhint("Call ticket.queue_wait() again to wait longer.")));
 	until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 													TimestampTzGetDatum(GetCurrentTimestamp()),
 													IntervalPGetDatum(timeout)));

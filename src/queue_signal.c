@@ -251,10 +251,16 @@ ticket_queue_batch_count(PG_FUNCTION_ARGS)
 Datum
 ticket_queue_sleep(PG_FUNCTION_ARGS)
 {
+	TimestampTz until = PG_GETARG_TIMESTAMPTZ(2);
+	TimestampTz now = GetCurrentTimestamp();
+
+	/* a time already past (-infinity too) means: look, but do not sleep */
+	if (until < now)
+		until = now;
 	if (queue_signal == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_BOOL(queue_signal_sleep(PG_GETARG_INT64(0), (uint64) PG_GETARG_INT64(1),
-									  PG_GETARG_TIMESTAMPTZ(2)));
+									  until));
 }
 
 /*

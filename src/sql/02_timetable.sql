@@ -115,6 +115,19 @@ CREATE TRIGGER stop_timetable_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCA
 CREATE TRIGGER train_timetable_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON train
 	FOR EACH STATEMENT EXECUTE FUNCTION timetable_changed();
 
+-- What a name of a station, a city or a person may be: 1 to max_chars
+-- characters (blanks at the ends do not count), none of them a control
+-- character (C0, DEL, C1), a line or paragraph separator, or an invisible
+-- format character (zero-width spaces and joiners, bidirectional overrides,
+-- the byte order mark) that would make a printed name differ from what it
+-- says.  NULL for NULL.
+CREATE OR REPLACE FUNCTION valid_name(name text, max_chars integer) RETURNS boolean
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	RETURN btrim(name) <> '' AND char_length(btrim(name)) <= max_chars
+		AND name !~ '[\u0001-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]';
+COMMENT ON FUNCTION valid_name(text, integer) IS 'internal: whether a name is 1 to max_chars characters (trimmed) without control, separator or invisible format characters';
+REVOKE EXECUTE ON FUNCTION valid_name(text, integer) FROM PUBLIC;
+
 -- lookups -------------------------------------------------------------------
 
 -- The one rule that says which station a caller names: its telegraph code
@@ -306,6 +319,10 @@ BEGIN
 		RAISE EXCEPTION 'invalid station: code "%" name "%"', code, name USING ERRCODE = 'TK016',
 			HINT = 'A telegraph code is three letters, such as VNP; the name must not be empty.';
 	END IF;
+	IF NOT valid_name(name, 50) OR NOT coalesce(valid_name(pinyin, 100), true) THEN
+		RAISE EXCEPTION 'invalid station name or pinyin for %', upper(btrim(code)) USING ERRCODE = 'TK016',
+			DETAIL = 'A station name is at most 50 characters and a pinyin at most 100, without control characters.';
+	END IF;
 	INSERT INTO station AS s (code, name, pinyin)
 	VALUES (upper(btrim(code)), btrim(name), pinyin)
 	ON CONFLICT ON CONSTRAINT station_code_key DO UPDATE SET name = excluded.name, pinyin = coalesce(excluded.pinyin, s.pinyin)
@@ -326,6 +343,10 @@ BEGIN
 	IF city IS NOT NULL AND btrim(city) = '' THEN
 		RAISE EXCEPTION 'invalid city: "%"', city USING ERRCODE = 'TK033',
 			HINT = 'Give a city name such as 上海, or NULL to follow the naming rule.';
+	END IF;
+	IF NOT coalesce(valid_name(city, 50), true) THEN
+		RAISE EXCEPTION 'invalid city for station %', station USING ERRCODE = 'TK033',
+			DETAIL = 'A city name is at most 50 characters, without control characters.';
 	END IF;
 	UPDATE station s SET city_override = btrim(set_station_city.city)
 	WHERE s.station_id = sid
@@ -351,9 +372,20 @@ BEGIN
 	IF n < 2 THEN
 		RAISE EXCEPTION 'a train needs at least two stops' USING ERRCODE = 'TK016';
 	END IF;
+	-- one-dimensional lists numbered from 1, as the stops are read below
+	IF coalesce(array_ndims(stops), 1) <> 1 OR coalesce(array_lower(stops, 1), 1) <> 1
+	   OR coalesce(array_ndims(arrivals), 1) <> 1 OR coalesce(array_lower(arrivals, 1), 1) <> 1
+	   OR coalesce(array_ndims(departures), 1) <> 1 OR coalesce(array_lower(departures, 1), 1) <> 1 THEN
+		RAISE EXCEPTION 'stops, arrivals and departures must be one-dimensional lists' USING ERRCODE = 'TK016',
+			HINT = 'Write them as ARRAY[...], one entry per stop.';
+	END IF;
 	IF (arrivals IS NOT NULL AND cardinality(arrivals) <> n)
 	   OR (departures IS NOT NULL AND cardinality(departures) <> n) THEN
 		RAISE EXCEPTION 'arrival and departure arrays must have one entry per stop' USING ERRCODE = 'TK016';
+	END IF;
+	IF EXISTS (SELECT 1 FROM unnest(arrivals || departures) t WHERE t < interval '0' OR t >= interval '10 days') THEN
+		RAISE EXCEPTION 'times of train % must be offsets from 0 to 10 days', upper(btrim(code)) USING ERRCODE = 'TK016',
+			HINT = 'Times are offsets from 00:00 of the service date; add 24 hours after midnight.';
 	END IF;
 	IF EXISTS (SELECT 1 FROM train t WHERE t.code = upper(btrim(add_train.code))) THEN
 		RAISE EXCEPTION 'train % already exists', upper(btrim(code)) USING ERRCODE = 'TK016';

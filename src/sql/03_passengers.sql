@@ -37,16 +37,21 @@ GRANT EXECUTE ON FUNCTION setting(text) TO ticket_app, ticket_admin;
 CREATE OR REPLACE FUNCTION set_setting(name text, value numeric) RETURNS numeric
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
 BEGIN
-	IF setting(name) IS NULL OR value IS NULL OR value < 0 THEN
-		RAISE EXCEPTION 'invalid setting: % = %', name, value USING ERRCODE = 'TK055',
-			HINT = 'Settings are max_passengers, max_orders_per_day, max_cancels_per_day and refund_min_fee, each zero or more.';
+	-- The limits are counts: 0 would stop every order with passengers (or,
+	-- for cancels, every order), which closing sales does, so they start at
+	-- 1.  The fee is money, rounded to 0.5 yuan like every fee.
+	IF setting(name) IS NULL OR value IS NULL OR value = 'NaN'
+	   OR (CASE WHEN name = 'refund_min_fee' THEN value < 0 OR value > 1000 OR value * 2 <> round(value * 2)
+	            ELSE value < 1 OR value > 10000 OR value <> round(value) END) THEN
+		RAISE EXCEPTION 'invalid setting: % = %', left(name, 40), value USING ERRCODE = 'TK055',
+			HINT = 'Settings are max_passengers, max_orders_per_day and max_cancels_per_day, each a whole number from 1 to 10000, and refund_min_fee, 0 to 1000 yuan in steps of 0.5.';
 	END IF;
 	INSERT INTO ticket.setting AS s (name, value) VALUES (set_setting.name, set_setting.value)
 	ON CONFLICT ON CONSTRAINT setting_pkey DO UPDATE SET value = excluded.value;
 	RETURN value;
 END
 $$;
-COMMENT ON FUNCTION set_setting(text, numeric) IS 'change a limit (see ticket.setting()); error TK055 if unknown or negative';
+COMMENT ON FUNCTION set_setting(text, numeric) IS 'change a limit (see ticket.setting()); error TK055 if unknown or out of range (limits 1 to 10000, refund_min_fee 0 to 1000 in steps of 0.5)';
 REVOKE EXECUTE ON FUNCTION set_setting(text, numeric) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION set_setting(text, numeric) TO ticket_admin;
 
@@ -145,6 +150,11 @@ BEGIN
 	IF user_id IS NULL OR document_no IS NULL OR coalesce(btrim(name), '') = '' THEN
 		RAISE EXCEPTION 'user id, document number and name must be given' USING ERRCODE = 'TK017';
 	END IF;
+	-- the name is printed on the ticket as it is stored
+	IF NOT valid_name(name, 100) THEN
+		RAISE EXCEPTION 'invalid passenger name' USING ERRCODE = 'TK017',
+			DETAIL = 'A name is at most 100 characters, without control characters.';
+	END IF;
 	IF kind IS NULL OR kind NOT IN ('id_card', 'passport', 'hk_macao_permit', 'taiwan_permit', 'foreign_permanent_id')
 	   OR ptype IS NULL OR ptype NOT IN ('adult', 'child', 'student', 'disabled_soldier') THEN
 		RAISE EXCEPTION 'invalid passenger type "%" or document type "%"', passenger_type, document_type
@@ -178,7 +188,7 @@ BEGIN
 	RETURN result;
 END
 $$;
-COMMENT ON FUNCTION add_passenger(bigint, text, text, text, text) IS 'add a passenger to an account (ID card numbers are checked); returns its id; errors TK040 invalid number, TK041 too many, TK052 already added, TK054 bad type';
+COMMENT ON FUNCTION add_passenger(bigint, text, text, text, text) IS 'add a passenger to an account (ID card numbers are checked); returns its id; errors TK017 missing argument or a name over 100 characters or with control characters, TK040 invalid number, TK041 too many, TK052 already added, TK054 bad type';
 REVOKE EXECUTE ON FUNCTION add_passenger(bigint, text, text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION add_passenger(bigint, text, text, text, text) TO ticket_app, ticket_admin;
 
@@ -315,9 +325,11 @@ DECLARE
 	a integer;
 	b integer;
 BEGIN
-	IF cls IS NULL OR price IS NULL OR price <= 0 OR price * 2 <> round(price * 2) THEN
+	-- (ticket.fare holds numeric(8, 1): under 10 million yuan)
+	IF cls IS NULL OR price IS NULL OR price = 'NaN' OR price <= 0 OR price >= 10000000
+	   OR price * 2 <> round(price * 2) THEN
 		RAISE EXCEPTION 'invalid fare: % yuan in class %', price, seat_class USING ERRCODE = 'TK055',
-			HINT = 'A fare is a positive number of yuan in steps of 0.5, for a named class.';
+			HINT = 'A fare is a positive number of yuan under 10 million in steps of 0.5, for a named class.';
 	END IF;
 	SELECT r.a, r.b INTO a, b FROM route_stops(tid, train, from_station, to_station) r;
 	INSERT INTO fare AS f (train_id, from_stop, to_stop, seat_class, price) VALUES (tid, a, b, cls, set_fare.price)
@@ -325,7 +337,7 @@ BEGIN
 	RETURN price;
 END
 $$;
-COMMENT ON FUNCTION set_fare(text, text, text, text, numeric) IS 'load the full adult fare of a train between two stations in a class (upsert)';
+COMMENT ON FUNCTION set_fare(text, text, text, text, numeric) IS 'load the full adult fare of a train between two stations in a class (upsert); error TK055 unless a positive number of yuan under 10 million in steps of 0.5';
 REVOKE EXECUTE ON FUNCTION set_fare(text, text, text, text, numeric) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION set_fare(text, text, text, text, numeric) TO ticket_admin;
 
@@ -371,6 +383,10 @@ BEGIN
 	IF price IS NULL OR time_left IS NULL THEN
 		RETURN NULL;
 	END IF;
+	IF price = 'NaN' OR price < 0 OR price >= 10000000 THEN
+		RAISE EXCEPTION 'invalid price: %', price USING ERRCODE = 'TK055',
+			HINT = 'A price is 0 or more yuan, under 10 million.';
+	END IF;
 	IF EXISTS (SELECT 1 FROM refund_rule) THEN
 		SELECT r.rate INTO rate FROM refund_rule r WHERE r.before <= time_left ORDER BY r.before DESC LIMIT 1;
 		IF NOT FOUND THEN
@@ -394,22 +410,22 @@ BEGIN
 	RETURN least(price, greatest(fee, setting('refund_min_fee')))::numeric(8, 1);
 END
 $$;
-COMMENT ON FUNCTION refund_fee(numeric, interval) IS 'the fee kept when a ticket of this price is refunded this long before departure: 12306''s table (or ticket.refund_rule), rounded to 0.5 yuan, at least refund_min_fee';
+COMMENT ON FUNCTION refund_fee(numeric, interval) IS 'the fee kept when a ticket of this price is refunded this long before departure: 12306''s table (or ticket.refund_rule), rounded to 0.5 yuan, at least refund_min_fee; error TK055 for a price that is NaN, negative or 10 million or more';
 REVOKE EXECUTE ON FUNCTION refund_fee(numeric, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION refund_fee(numeric, interval) TO ticket_app, ticket_admin;
 
 CREATE OR REPLACE FUNCTION set_refund_rule(before interval, rate numeric) RETURNS numeric
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
 BEGIN
-	IF before IS NULL OR rate IS NULL OR rate < 0 OR rate > 1 THEN
+	IF before IS NULL OR rate IS NULL OR before < interval '0' OR rate < 0 OR rate > 1 THEN
 		RAISE EXCEPTION 'invalid refund rule: % before departure, rate %', before, rate USING ERRCODE = 'TK055',
-			HINT = 'A rate is between 0 and 1, e.g. 0.05 for 5%.';
+			HINT = 'A rule starts 0 or more before departure; a rate is between 0 and 1, e.g. 0.05 for 5%.';
 	END IF;
 	INSERT INTO refund_rule AS r VALUES (set_refund_rule.before, set_refund_rule.rate)
 	ON CONFLICT ON CONSTRAINT refund_rule_pkey DO UPDATE SET rate = excluded.rate;
 	RETURN rate;
 END
 $$;
-COMMENT ON FUNCTION set_refund_rule(interval, numeric) IS 'set the refund fee rate from a time before departure on (the first rule replaces 12306''s built-in table)';
+COMMENT ON FUNCTION set_refund_rule(interval, numeric) IS 'set the refund fee rate from a time before departure on (the first rule replaces 12306''s built-in table); error TK055 for a negative time or a rate outside 0 to 1';
 REVOKE EXECUTE ON FUNCTION set_refund_rule(interval, numeric) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION set_refund_rule(interval, numeric) TO ticket_admin;

@@ -255,15 +255,46 @@ $$;
 COMMENT ON FUNCTION open_inventory(bigint) IS 'internal: create the inventory rows of a run';
 REVOKE EXECUTE ON FUNCTION open_inventory(bigint) FROM PUBLIC;
 
+-- A run can be opened until its train reaches its last stop (a train
+-- without times: the end of its service date), Beijing time; an overnight
+-- train still on its way may be opened the day after it left.
+CREATE OR REPLACE FUNCTION run_ended(train_id integer, service_date date) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = ticket, pg_catalog, pg_temp AS $$
+	SELECT service_date + coalesce(max(greatest(s.arrive, s.depart)), interval '1 day') <= beijing_now()
+	FROM stop s WHERE s.train_id = run_ended.train_id
+$$;
+COMMENT ON FUNCTION run_ended(integer, date) IS 'internal: whether the run of a train on a date has reached its last stop (untimed: its service date is over), Beijing time';
+REVOKE EXECUTE ON FUNCTION run_ended(integer, date) FROM PUBLIC;
+
+-- The dates open_sales() takes: finite, up to the year 9999 (timetables
+-- add days to them), and not a run that has ended.
+CREATE OR REPLACE FUNCTION check_sales_date(train_id integer, train text, service_date date) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
+	IF service_date IS NULL THEN
+		RAISE EXCEPTION 'service date must not be null' USING ERRCODE = 'TK017';
+	END IF;
+	IF NOT isfinite(service_date) OR service_date > date '9999-12-31' THEN
+		RAISE EXCEPTION 'invalid service date: %', service_date USING ERRCODE = 'TK017',
+			DETAIL = 'A service date is a date up to 9999-12-31.';
+	END IF;
+	-- a run on a later day than today cannot have ended (times are 0 or more)
+	IF service_date <= beijing_now()::date AND run_ended(train_id, service_date) THEN
+		RAISE EXCEPTION 'cannot open sales of train % on %: the run has ended', train, service_date
+			USING ERRCODE = 'TK017', DETAIL = 'Its train has reached its last stop (Beijing time).';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION check_sales_date(integer, text, date) IS 'internal: TK017 unless a run of the train can be opened on the date (finite, up to 9999-12-31, not ended)';
+REVOKE EXECUTE ON FUNCTION check_sales_date(integer, text, date) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION open_sales(train text, service_date date) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
 	tid integer := ticket.train_id(train);
 	result bigint;
 BEGIN
-	IF service_date IS NULL THEN
-		RAISE EXCEPTION 'service date must not be null' USING ERRCODE = 'TK017';
-	END IF;
+	PERFORM check_sales_date(tid, upper(btrim(train)), service_date);
 	IF NOT EXISTS (SELECT 1 FROM seat s WHERE s.train_id = tid) THEN
 		RAISE EXCEPTION 'train % has no seats', upper(train) USING ERRCODE = 'TK016',
 			HINT = 'Add carriages with ticket.add_carriage() or ticket.add_default_layout().';
@@ -276,7 +307,7 @@ BEGIN
 	RETURN result;
 END
 $$;
-COMMENT ON FUNCTION open_sales(text, date) IS 'open sales of a train on a date: creates the run (idempotent) and returns its id';
+COMMENT ON FUNCTION open_sales(text, date) IS 'open sales of a train on a date: creates the run (idempotent) and returns its id; TK017 for a date that is infinite, after 9999 or of a run that has ended';
 REVOKE EXECUTE ON FUNCTION open_sales(text, date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION open_sales(text, date) TO ticket_admin;
 
@@ -284,20 +315,33 @@ CREATE OR REPLACE FUNCTION open_sales(service_date date) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
 	n integer;
+	today date := beijing_now()::date;
 BEGIN
 	IF service_date IS NULL THEN
 		RAISE EXCEPTION 'service date must not be null' USING ERRCODE = 'TK017';
 	END IF;
+	IF NOT isfinite(service_date) OR service_date > date '9999-12-31' THEN
+		RAISE EXCEPTION 'invalid service date: %', service_date USING ERRCODE = 'TK017',
+			DETAIL = 'A service date is a date up to 9999-12-31.';
+	END IF;
+	-- the runs of that date that have not ended (all of them after today)
+	IF service_date < today AND NOT EXISTS (
+		SELECT 1 FROM train t
+		WHERE EXISTS (SELECT 1 FROM seat s WHERE s.train_id = t.train_id) AND NOT run_ended(t.train_id, service_date)) THEN
+		RAISE EXCEPTION 'cannot open sales on %: every run of that date has ended', service_date
+			USING ERRCODE = 'TK017', DETAIL = 'Every train has reached its last stop (Beijing time).';
+	END IF;
 	INSERT INTO run AS r (train_id, service_date, n_legs)
 	SELECT t.train_id, open_sales.service_date, t.n_stops - 1 FROM train t
 	WHERE EXISTS (SELECT 1 FROM seat s WHERE s.train_id = t.train_id)
+	  AND CASE WHEN open_sales.service_date > today THEN true ELSE NOT run_ended(t.train_id, open_sales.service_date) END
 	ON CONFLICT ON CONSTRAINT run_train_id_service_date_key DO UPDATE SET status = 'open';
 	GET DIAGNOSTICS n = ROW_COUNT;
 	PERFORM open_inventory(r.run_id) FROM run r WHERE r.service_date = open_sales.service_date;
 	RETURN n;
 END
 $$;
-COMMENT ON FUNCTION open_sales(date) IS 'open sales of every train that has seats on a date; returns the number of runs open';
+COMMENT ON FUNCTION open_sales(date) IS 'open sales of every train that has seats on a date (but runs that have ended); returns the number of runs open; TK017 for a date that is infinite, after 9999 or past with every run ended';
 REVOKE EXECUTE ON FUNCTION open_sales(date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION open_sales(date) TO ticket_admin;
 
@@ -360,6 +404,9 @@ DECLARE
 	tid integer := ticket.train_id(train);
 	r record;
 BEGIN
+	IF service_date IS NULL THEN
+		RAISE EXCEPTION 'service date must not be null' USING ERRCODE = 'TK017';
+	END IF;
 	SELECT ru.run_id, ru.n_legs INTO r FROM run ru
 	WHERE ru.train_id = tid AND ru.service_date = remaining_matrix.service_date;
 	IF NOT FOUND THEN
@@ -708,6 +755,11 @@ BEGIN
 	IF user_id IS NULL THEN
 		RAISE EXCEPTION 'user id must not be null' USING ERRCODE = 'TK017';
 	END IF;
+	-- as the queue keeps them (enqueue); orders.request_id is indexed
+	IF octet_length(request_id) > 128 THEN
+		RAISE EXCEPTION 'request id is too long: % bytes', octet_length(request_id) USING ERRCODE = 'TK017',
+			DETAIL = 'A request id is at most 128 bytes.';
+	END IF;
 	SELECT * INTO j FROM journey(train, service_date, from_station, to_station);
 
 	-- One user's grabs on one run take turns; transaction-scoped, so this
@@ -982,6 +1034,11 @@ LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 BEGIN
 	IF user_id IS NULL THEN
 		RAISE EXCEPTION 'user id must not be null' USING ERRCODE = 'TK017';
+	END IF;
+	-- (before array_position(), which refuses a 2-D array with 0A000)
+	IF coalesce(array_ndims(passengers), 1) <> 1 OR coalesce(array_lower(passengers, 1), 1) <> 1 THEN
+		RAISE EXCEPTION 'an order names its passengers in a one-dimensional list' USING ERRCODE = 'TK044',
+			HINT = 'Give the document numbers as ARRAY[...], each once.';
 	END IF;
 	IF n NOT BETWEEN 1 AND 5 OR array_position(passengers, NULL) IS NOT NULL
 	   OR (SELECT count(DISTINCT upper(regexp_replace(x, '\s', '', 'g'))) FROM unnest(passengers) x) <> n THEN

@@ -57,8 +57,14 @@ BEGIN
 		SELECT array_agg(DISTINCT c.seat_class ORDER BY c.seat_class DESC) INTO classes
 		FROM carriage c WHERE c.train_id = j.train_id;
 	ELSE
-		IF cardinality(seat_classes) = 0 OR array_position(seat_classes, NULL) IS NOT NULL THEN
-			RAISE EXCEPTION 'seat classes must be a non-empty list without nulls' USING ERRCODE = 'TK017';
+		-- (the dimensions first: array_position() refuses a 2-D array with 0A000)
+		IF coalesce(array_ndims(seat_classes), 1) <> 1 OR coalesce(array_lower(seat_classes, 1), 1) <> 1 THEN
+			RAISE EXCEPTION 'seat classes must be a one-dimensional list' USING ERRCODE = 'TK017',
+				DETAIL = 'Give 1 to 6 classes in order of preference, as ARRAY[...].';
+		END IF;
+		IF cardinality(seat_classes) NOT BETWEEN 1 AND 6 OR array_position(seat_classes, NULL) IS NOT NULL THEN
+			RAISE EXCEPTION 'seat classes must be a non-empty list without nulls' USING ERRCODE = 'TK017',
+				HINT = 'Give 1 to 6 classes in order of preference.';
 		END IF;
 		SELECT array_agg(checked_seat_class(c) ORDER BY n) INTO classes
 		FROM unnest(seat_classes) WITH ORDINALITY u(c, n);
@@ -66,6 +72,10 @@ BEGIN
 
 	IF passengers IS NOT NULL THEN
 		-- as an order with passengers: 1 to 5 different people of the account
+		IF coalesce(array_ndims(passengers), 1) <> 1 OR coalesce(array_lower(passengers, 1), 1) <> 1 THEN
+			RAISE EXCEPTION 'an order names its passengers in a one-dimensional list' USING ERRCODE = 'TK044',
+				HINT = 'Give the document numbers as ARRAY[...], each once.';
+		END IF;
 		documents := ARRAY(SELECT upper(regexp_replace(x, '\s', '', 'g')) FROM unnest(passengers) WITH ORDINALITY u(x, n) ORDER BY n);
 		IF cardinality(passengers) NOT BETWEEN 1 AND 5 OR array_position(passengers, NULL) IS NOT NULL
 		   OR (SELECT count(DISTINCT d) FROM unnest(documents) d) <> cardinality(passengers) THEN

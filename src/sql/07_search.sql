@@ -66,6 +66,11 @@ BEGIN
 		RAISE EXCEPTION 'from station, to station and service date must not be null'
 			USING ERRCODE = 'TK017';
 	END IF;
+	-- the searches add a stop's day offset and times to the date
+	IF NOT isfinite(service_date) OR service_date NOT BETWEEN date '0001-01-01' AND date '9999-12-31' THEN
+		RAISE EXCEPTION 'invalid service date: %', service_date USING ERRCODE = 'TK017',
+			DETAIL = 'A date to search is from 0001-01-01 to 9999-12-31.';
+	END IF;
 	from_id := station_id(from_station);
 	to_id := station_id(to_station);
 	IF from_id = to_id THEN
@@ -74,7 +79,7 @@ BEGIN
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION check_search(text, text, date) IS 'internal: resolve the stations of a search; errors TK017, TK009, TK030';
+COMMENT ON FUNCTION check_search(text, text, date) IS 'internal: resolve the stations of a search; errors TK017 (a null, or a date that is infinite or outside the years 1 to 9999), TK009, TK030';
 REVOKE EXECUTE ON FUNCTION check_search(text, text, date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION check_search(text, text, date) TO ticket_app, ticket_admin;
 
@@ -147,12 +152,12 @@ BEGIN
 		RAISE EXCEPTION 'connection times and max_results must not be null' USING ERRCODE = 'TK017';
 	END IF;
 	IF min_connection < interval '0' OR max_connection < min_connection OR max_connection > interval '1 day'
-	   OR min_city_connection < interval '0' THEN
+	   OR min_city_connection < interval '0' OR min_city_connection > interval '1 day' THEN
 		RAISE EXCEPTION 'invalid connection window: % to %', min_connection, max_connection
 			USING ERRCODE = 'TK031',
 			DETAIL = format('min_connection is %s, max_connection %s, min_city_connection %s.',
 				min_connection, max_connection, min_city_connection),
-			HINT = 'Connections run from min_connection (0 or more) to max_connection (at most 1 day); min_city_connection is 0 or more.';
+			HINT = 'Connections run from min_connection (0 or more) to max_connection (at most 1 day); min_city_connection is 0 to 1 day.';
 	END IF;
 	IF max_results NOT BETWEEN 1 AND 1000 THEN
 		RAISE EXCEPTION 'invalid max_results: %', max_results USING ERRCODE = 'TK032',
