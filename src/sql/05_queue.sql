@@ -4,7 +4,8 @@
 -- of a sequence; a server (the background worker, or anyone calling
 -- ticket.serve_queue()) serves a run's requests strictly in that order,
 -- many per transaction.  Enqueuers of a run share a lock on its queue
--- (an advisory lock, held to commit, never waited on by each other); a
+-- (one of the extension's own locks, src/ticket_locks.c, held to commit,
+-- never waited on by each other); a
 -- server takes it exclusively for an instant, which waits for the
 -- enqueuers in flight, and notes the sequence's last number: every request
 -- of the run numbered up to there is then committed or gone, so serving
@@ -322,13 +323,13 @@ BEGIN
 	END IF;
 
 	-- one server per run at a time; another one busy with it will get to these
-	IF NOT pg_try_advisory_xact_lock(hashtext('ticket.serve_queue'), hashint8(serve_queue.run_id)) THEN
+	IF NOT try_lock_xact('serve_queue', serve_queue.run_id) THEN
 		RETURN 0;
 	END IF;
 	-- A batch is under way: queue_wait() callers sleep on this until it
 	-- commits.  Only tried: a caller may hold it for an instant, and the
 	-- batch must not wait for callers (they then look again a little later).
-	PERFORM pg_try_advisory_xact_lock(hashtext('ticket.queue_batch'), hashint8(serve_queue.run_id));
+	PERFORM try_lock_xact('queue_batch', serve_queue.run_id);
 	SELECT ru.run_id, ru.train_id, ru.status, ru.service_date, t.code INTO r
 	FROM run ru JOIN train t USING (train_id) WHERE ru.run_id = serve_queue.run_id;
 	IF NOT FOUND THEN
@@ -410,9 +411,9 @@ BEGIN
 	-- index entries wait for vacuum.
 	SELECT coalesce(max(h.last_position), 0) INTO served_up_to FROM queue_head h
 	WHERE h.run_id = queue_batch_take.run_id;
-	PERFORM pg_advisory_lock(hashtext('ticket.queue'), hashint8(queue_batch_take.run_id));
+	PERFORM lock_session('queue', queue_batch_take.run_id);
 	SELECT s.last_value INTO horizon FROM queue_position_seq s;
-	PERFORM pg_advisory_unlock(hashtext('ticket.queue'), hashint8(queue_batch_take.run_id));
+	PERFORM unlock_session('queue', queue_batch_take.run_id);
 	-- Requests waiting in the table first.
 	SELECT array_agg(x.request_id ORDER BY x.queue_position), array_agg(x.user_id ORDER BY x.queue_position),
 	       array_agg(x.legs ORDER BY x.queue_position),
