@@ -34,9 +34,11 @@
 #include "miscadmin.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 
 #include "ticket_locks.h"
 
+PG_FUNCTION_INFO_V1(ticket_queue_lock_timeout);
 PG_FUNCTION_INFO_V1(ticket_lock_xact_sql);
 PG_FUNCTION_INFO_V1(ticket_try_lock_xact_sql);
 PG_FUNCTION_INFO_V1(ticket_lock_session_sql);
@@ -50,6 +52,36 @@ static const char *const kind_names[] = {
 	[TICKET_LOCK_USER] = "user",
 	[TICKET_LOCK_USER_RUN] = "user_run",
 };
+
+/*
+ * How long serve_queue() waits for any lock of a run (its queue, its
+ * carriages, its waitlist) before it leaves the run for the next call: one
+ * stuck run must not hold up the queues of the others.
+ */
+static int	queue_lock_timeout_ms = 100;
+
+void
+ticket_locks_init(void)
+{
+	DefineCustomIntVariable("ticket.queue_lock_timeout",
+							"How long ticket.serve_queue() waits for a lock of a run before it leaves the run for later.",
+							"A run whose queue, carriages or waitlist stay locked longer (by a client's open "
+							"transaction, say) is served by a later call; the queues of other runs go on.",
+							&queue_lock_timeout_ms,
+							100,
+							1,
+							10 * 60 * 1000,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+}
+
+/* the setting in milliseconds, for serve_queue() (a function, so the library is loaded) */
+Datum
+ticket_queue_lock_timeout(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(queue_lock_timeout_ms);
+}
 
 static void
 set_tag(LOCKTAG *tag, TicketLockKind kind, int64 key)

@@ -26,6 +26,9 @@ typedef enum TicketLockKind
 
 #define TICKET_LOCK_OBJSUBID_BASE 12300
 
+/* the setting ticket.queue_lock_timeout, from _PG_init() */
+extern void ticket_locks_init(void);
+
 /* transaction-level, waiting (subject to lock_timeout) */
 extern void ticket_lock_xact(TicketLockKind kind, int64 key, bool shared);
 

@@ -10,7 +10,9 @@
 # serves requests on those runs and on another one, and grabs, passenger
 # changes and a refund that fills the waitlist go on without waiting.  The
 # extension's own locks (ticket.lock_xact() and friends) are out of their
-# reach.
+# reach.  Then one run stuck behind a client's open transaction on its
+# carriages: the worker leaves it for later and serves the other run, and
+# serves the stuck one once the transaction ends.
 
 use strict;
 use warnings;
@@ -172,6 +174,95 @@ $locker->quit;
 $outsider->quit;
 $clerk->quit;
 
+# 4. One run stuck behind a client's open transaction on its carriages: the
+# worker leaves it for later (after ticket.queue_lock_timeout, 100 ms) and
+# serves the other run meanwhile; once the transaction ends it is served.
+my $open = $node->background_psql('postgres', extra_params => [ '-U', 'clerk' ]);
+$open->query_safe(qq{BEGIN; SELECT order_id FROM ticket.grab(20, 'G1', '$date', 'AAQ', 'CCQ')});
+my ($stuck, $other) = split / /, as_clerk(qq{
+SELECT string_agg(x.request_id::text, ' ') FROM (
+	SELECT (ticket.enqueue(21, 'G1', '$date', 'AAQ', 'CCQ')).request_id
+	UNION ALL
+	SELECT (ticket.enqueue(22, 'G2', '$date', 'AAQ', 'CCQ')).request_id) x});
+is(as_clerk("SELECT status FROM ticket.queue_wait($other, '20 s')"),
+	'done', "while a client's open transaction holds the first run's carriage, a request on another run is served");
+is(as_clerk("SELECT status FROM ticket.queue_wait($stuck, '0 s')"),
+	'waiting', 'the request on the held run waits');
+ok( $node->wait_for_log(qr/run $run1 left for the next round: a lock it needs is held elsewhere/),
+	'the log says why the run was left');
+$open->query_safe('COMMIT');
+$open->quit;
+is(as_clerk("SELECT status FROM ticket.queue_wait($stuck, '20 s')"),
+	'done', 'once the transaction ends, that request is served too');
+is( $node->safe_psql('postgres', qq{
+SELECT string_agg(user_id::text, ',' ORDER BY service_no) FROM ticket.queue_request
+WHERE run_id = $run1 AND status = 'done'}),
+	'100,102,21', 'the held run served its requests in order');
+
 $node->stop;
+
+# 5. The queue's table path (the library not preloaded, no worker): enqueue
+# shares a run's queue lock until it commits and queue_wait() waits on a
+# batch's lock, both in C.  A role with no grants takes 1.6's keys of both
+# exclusively: neither waits.  A client whose enqueue stays uncommitted
+# holds its run up for serve_queue() at most ticket.queue_lock_timeout:
+# serve_queue() serves the other run and leaves that one for a later call.
+my $plain = PostgreSQL::Test::Cluster->new('plain');
+$plain->init;
+$plain->append_conf('postgresql.conf', "fsync = off\nlog_min_messages = warning\n");
+$plain->start;
+$plain->safe_psql('postgres', qq{
+SET client_min_messages = warning;
+CREATE EXTENSION ticket CASCADE;
+SELECT ticket.add_station('AAQ', 'Alpha'), ticket.add_station('BBQ', 'Bravo');
+SELECT ticket.add_train('G1', ARRAY['AAQ', 'BBQ']);
+SELECT ticket.add_carriage('G1', 1, 'second', 5, 'ABC');
+SELECT ticket.add_train('G2', ARRAY['AAQ', 'BBQ']);
+SELECT ticket.add_carriage('G2', 1, 'second', 5, 'ABC');
+SELECT ticket.open_sales('G1', '$date');
+SELECT ticket.open_sales('G2', '$date');
+CREATE ROLE outsider LOGIN;
+CREATE ROLE clerk LOGIN IN ROLE ticket_app;
+});
+($run1, $run2) = split /\n/, $plain->safe_psql('postgres',
+	"SELECT r.run_id FROM ticket.run r JOIN ticket.train t USING (train_id) ORDER BY t.code");
+$outsider = $plain->background_psql('postgres', extra_params => [ '-U', 'outsider' ]);
+is( $outsider->query_safe(qq{
+SELECT count(pg_advisory_lock(hashtext(k), hashint8(r)))
+FROM unnest(ARRAY['ticket.queue', 'ticket.serve_queue', 'ticket.queue_batch']) k,
+     unnest(ARRAY[$run1, $run2]::bigint[]) r}),
+	'6', 'table path: the role with no grants holds the queue, serve and batch keys of 1.6 of both runs');
+sub as_clerk_plain
+{
+	my ($sql) = @_;
+	my ($rc, $out, $err) = $plain->psql(
+		'postgres', "SET statement_timeout = '10s';\n$sql",
+		extra_params => [ '-U', 'clerk' ]);
+	return $rc == 0 ? $out : "error: $err";
+}
+like(as_clerk_plain(qq{SELECT (ticket.enqueue(30, 'G1', '$date', 'AAQ', 'BBQ')).request_id}),
+	qr/^\d+$/, 'table path: an enqueue does not wait for the queue key of 1.6');
+$open = $plain->background_psql('postgres', extra_params => [ '-U', 'clerk' ]);
+$open->query_safe(qq{SET statement_timeout = '10s'; BEGIN;
+SELECT (ticket.enqueue(31, 'G1', '$date', 'AAQ', 'BBQ')).status});
+is($open->query_safe('SELECT 1'), '1', 'nor one left uncommitted');
+my $request = as_clerk_plain(qq{SELECT (ticket.enqueue(32, 'G2', '$date', 'AAQ', 'BBQ')).request_id});
+like($request, qr/^\d+$/, 'nor one on the other run');
+is(as_clerk_plain(qq{SELECT status FROM ticket.queue_wait($request, '1 s')}),
+	'waiting', "queue_wait() does not wait for 1.6's batch key beyond its timeout");
+my ($rc, $out, $err) = $plain->psql('postgres',
+	"SET statement_timeout = '10s'; SELECT ticket.serve_queue()");
+is($out, '1', "with an enqueue of the first run uncommitted, serve_queue() serves the other run");
+like(slurp_file($plain->logfile),
+	qr/run $run1 left for the next round: an enqueue of the run has not committed/,
+	'and the log says why it left the first');
+$open->query_safe('COMMIT');
+$open->quit;
+$outsider->quit;
+is($plain->safe_psql('postgres', "SELECT ticket.serve_queue()"), '2', 'once it commits, a later call serves the first run');
+is( $plain->safe_psql('postgres', q{
+SELECT string_agg(user_id || ':' || status, ',' ORDER BY service_no) FROM ticket.queue_request}),
+	'32:done,30:done,31:done', 'every request is served, each run in order');
+$plain->stop;
 
 done_testing();
