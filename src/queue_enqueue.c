@@ -50,6 +50,7 @@
 #include "queue_signal.h"
 #include "queue_worker.h"
 #include "ticket_errcodes.h"
+#include "ticket_locks.h"
 
 PG_FUNCTION_INFO_V1(ticket_enqueue);
 
@@ -74,9 +75,6 @@ ticket_timetable_changed(PG_FUNCTION_ARGS)
 	queue_signal_timetable_changed();
 	return PointerGetDatum(NULL);
 }
-
-/* hashtext('ticket.queue'), the first key of the runs' queue locks */
-static Datum queue_lock_key = 0;
 
 static SPIPlanPtr
 keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
@@ -635,11 +633,7 @@ enqueue_into_table(const EnqueueArgs *args, const EnqueueJourney *journey, int32
 	char		nulls[8];
 	int64		ahead;
 
-	if (queue_lock_key == 0)
-		queue_lock_key = DirectFunctionCall1Coll(hashtext, DEFAULT_COLLATION_OID,
-												 CStringGetTextDatum("ticket.queue"));
-	DirectFunctionCall2(pg_advisory_xact_lock_shared_int4, queue_lock_key,
-						DirectFunctionCall1(hashint8, Int64GetDatum(journey->run_id)));
+	ticket_lock_xact(TICKET_LOCK_QUEUE, journey->run_id, true);
 	ahead = waiting_ahead(journey->run_id, journey->served_up_to, PG_INT64_MAX, cap);
 	if (ahead >= cap)
 		queue_full(args, false, ahead, cap);
@@ -858,12 +852,9 @@ ticket_queue_wait(PG_FUNCTION_ARGS)
 		{
 			/* the batch lock of the run: held by a batch under way until it commits */
 			TimestampTz asked = GetCurrentTimestamp();
-			Datum		key1 = DirectFunctionCall1Coll(hashtext, DEFAULT_COLLATION_OID,
-													   CStringGetTextDatum("ticket.queue_batch"));
-			Datum		key2 = DirectFunctionCall1(hashint8, Int64GetDatum(run_id));
 
-			DirectFunctionCall2(pg_advisory_lock_shared_int4, key1, key2);
-			DirectFunctionCall2(pg_advisory_unlock_shared_int4, key1, key2);
+			ticket_lock_session(TICKET_LOCK_QUEUE_BATCH, run_id, true);
+			ticket_unlock_session(TICKET_LOCK_QUEUE_BATCH, run_id, true);
 			if (TimestampDifferenceExceeds(asked, GetCurrentTimestamp(), 1) == false)
 			{
 				/* no batch was under way: the server has yet to start one */

@@ -15,6 +15,7 @@
 
 #include "queue_worker.h"
 #include "shmem.h"
+#include "ticket_locks.h"
 
 PG_MODULE_MAGIC;
 
@@ -52,6 +53,7 @@ _PG_init(void)
 	if (process_shared_preload_libraries_in_progress)
 		ticket_shmem_preload();
 	queue_worker_init();
+	ticket_locks_init();
 	MarkGUCPrefixReserved("ticket");
 }
 

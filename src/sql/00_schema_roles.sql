@@ -25,3 +25,35 @@ BEGIN
 END
 $$;
 GRANT USAGE ON SCHEMA ticket TO ticket_admin, ticket_app;
+
+-- the extension's locks (src/ticket_locks.c) ----------------------------------
+--
+-- Not advisory locks: those are one namespace for the whole database, and
+-- any login role may take any of them (up to 1.6 a role with no grants at
+-- all could stall a run's queue, or a user's grabs, by taking the key the
+-- extension used).  These are heavyweight locks whose tag no SQL function
+-- can produce; pg_locks shows them as locktype 'advisory' with objsubid
+-- 12300 + the kind (queue 12301, serve_queue 12302, queue_batch 12303,
+-- waitlist 12304, user 12305, user_run 12306) and the bigint key in classid
+-- (high half) and objid (low half).  Internal: only the extension's
+-- SECURITY DEFINER functions call them (and its C code, directly).
+
+CREATE OR REPLACE FUNCTION lock_xact(kind text, key bigint, shared boolean DEFAULT false) RETURNS void
+	AS 'MODULE_PATHNAME', 'ticket_lock_xact_sql' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION lock_xact(text, bigint, boolean) IS 'internal: wait for one of the extension''s locks (queue, serve_queue, queue_batch, waitlist, user, user_run) and hold it to the end of the transaction';
+REVOKE EXECUTE ON FUNCTION lock_xact(text, bigint, boolean) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION try_lock_xact(kind text, key bigint, shared boolean DEFAULT false) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'ticket_try_lock_xact_sql' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION try_lock_xact(text, bigint, boolean) IS 'internal: take one of the extension''s locks to the end of the transaction if it is free now; false if not';
+REVOKE EXECUTE ON FUNCTION try_lock_xact(text, bigint, boolean) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION lock_session(kind text, key bigint, shared boolean DEFAULT false) RETURNS void
+	AS 'MODULE_PATHNAME', 'ticket_lock_session_sql' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION lock_session(text, bigint, boolean) IS 'internal: wait for one of the extension''s locks and hold it for the session, until unlock_session()';
+REVOKE EXECUTE ON FUNCTION lock_session(text, bigint, boolean) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION unlock_session(kind text, key bigint, shared boolean DEFAULT false) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'ticket_unlock_session_sql' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION unlock_session(text, bigint, boolean) IS 'internal: release one of the extension''s locks held for the session; false (with a warning) if it was not held';
+REVOKE EXECUTE ON FUNCTION unlock_session(text, bigint, boolean) FROM PUBLIC;

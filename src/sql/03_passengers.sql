@@ -171,7 +171,7 @@ BEGIN
 	END IF;
 	-- one account's passenger changes take turns (the same lock grab takes
 	-- for the daily limits), so the cap holds under concurrency
-	PERFORM pg_advisory_xact_lock(hashint8extended(add_passenger.user_id, -1));
+	PERFORM lock_xact('user', add_passenger.user_id);
 	IF EXISTS (SELECT 1 FROM passenger p WHERE p.user_id = add_passenger.user_id AND p.document_no = doc
 	           AND p.document_type = kind AND p.removed_at IS NULL) THEN
 		RAISE EXCEPTION 'passenger % is already on account %', doc, user_id USING ERRCODE = 'TK052';
@@ -199,7 +199,7 @@ DECLARE
 	doc text := upper(regexp_replace(document_no, '\s', '', 'g'));
 	pid bigint;
 BEGIN
-	PERFORM pg_advisory_xact_lock(hashint8extended(remove_passenger.user_id, -1));
+	PERFORM lock_xact('user', remove_passenger.user_id);
 	SELECT p.passenger_id INTO pid FROM passenger p
 	WHERE p.user_id = remove_passenger.user_id AND p.document_no = doc
 	  AND p.document_type = lower(btrim(remove_passenger.document_type)) AND p.removed_at IS NULL

@@ -764,7 +764,7 @@ BEGIN
 
 	-- One user's grabs on one run take turns; transaction-scoped, so this
 	-- works behind a pooler in transaction mode.
-	PERFORM pg_advisory_xact_lock(hashint8extended(grab.user_id, j.run_id));
+	PERFORM lock_xact('user_run', hashint8extended(grab.user_id, j.run_id));
 
 	IF request_id IS NOT NULL THEN
 		SELECT * INTO existing FROM orders o
@@ -960,7 +960,7 @@ GRANT EXECUTE ON FUNCTION order_tickets(bigint) TO ticket_app, ticket_admin;
 
 -- One attempt of the passenger form of grab(), as named steps; each step is
 -- a function below, in the order it runs.  Keep that order: it is the order
--- in which the attempt takes its locks (the user's advisory locks here, then
+-- in which the attempt takes its locks (the user's own locks here, then
 -- the user's row of the day, orders, carriages, as in cancel()).  A step
 -- that fails raises, and the attempt is undone with what the steps before
 -- it did (grab() retries one that lost a deadlock; the waitlist runs each
@@ -991,8 +991,8 @@ BEGIN
 
 	-- The user's lock (daily counters, passengers), then the user's lock on
 	-- the run that the single-seat grab takes too; always in this order.
-	PERFORM pg_advisory_xact_lock(hashint8extended(grab_named.user_id, -1));
-	PERFORM pg_advisory_xact_lock(hashint8extended(grab_named.user_id, j.run_id));
+	PERFORM lock_xact('user', grab_named.user_id);
+	PERFORM lock_xact('user_run', hashint8extended(grab_named.user_id, j.run_id));
 
 	IF j.run_status <> 'open' THEN
 		PERFORM raise_sales_not_open(code, service_date);

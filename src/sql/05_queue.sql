@@ -4,7 +4,8 @@
 -- of a sequence; a server (the background worker, or anyone calling
 -- ticket.serve_queue()) serves a run's requests strictly in that order,
 -- many per transaction.  Enqueuers of a run share a lock on its queue
--- (an advisory lock, held to commit, never waited on by each other); a
+-- (one of the extension's own locks, src/ticket_locks.c, held to commit,
+-- never waited on by each other); a
 -- server takes it exclusively for an instant, which waits for the
 -- enqueuers in flight, and notes the sequence's last number: every request
 -- of the run numbered up to there is then committed or gone, so serving
@@ -86,6 +87,10 @@ COMMENT ON TYPE queue_entry IS 'a queued request as ticket.enqueue() returns it:
 CREATE OR REPLACE FUNCTION queue_max_waiting() RETURNS integer
 	AS 'MODULE_PATHNAME', 'ticket_queue_max_waiting' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION queue_max_waiting() IS 'the setting ticket.queue_max_waiting: most requests one run''s queue may hold unserved';
+
+CREATE OR REPLACE FUNCTION queue_lock_timeout() RETURNS integer
+	AS 'MODULE_PATHNAME', 'ticket_queue_lock_timeout' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION queue_lock_timeout() IS 'the setting ticket.queue_lock_timeout, in milliseconds: how long serve_queue() waits for a lock of a run before it leaves the run for the next call';
 
 -- Wake-ups (src/queue_signal.c) ------------------------------------------------
 --
@@ -297,7 +302,9 @@ GRANT EXECUTE ON FUNCTION queue_wait(bigint, interval) TO ticket_app, ticket_adm
 
 CREATE OR REPLACE FUNCTION serve_queue(run_id bigint DEFAULT NULL, batch_size integer DEFAULT 500)
 RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp
+	-- set in the body to ticket.queue_lock_timeout; the clause restores the caller's at return
+	SET lock_timeout = 0 AS $$
 DECLARE
 	r record;		-- the run, with its train's code
 	b record;		-- the batch: the columns of queue_batch_take()
@@ -325,14 +332,20 @@ BEGIN
 		RETURN n;
 	END IF;
 
+	-- One stuck run must not hold up the others: every lock this call waits
+	-- for (the run's queue, its carriages, its waitlist, ...) is waited for
+	-- at most ticket.queue_lock_timeout; past that the run is left for the
+	-- next call, its requests waiting in order, and the log says why.  (The
+	-- SET clause above keeps this to the call.)
+	PERFORM set_config('lock_timeout', queue_lock_timeout() || 'ms', true);
 	-- one server per run at a time; another one busy with it will get to these
-	IF NOT pg_try_advisory_xact_lock(hashtext('ticket.serve_queue'), hashint8(serve_queue.run_id)) THEN
+	IF NOT try_lock_xact('serve_queue', serve_queue.run_id) THEN
 		RETURN 0;
 	END IF;
 	-- A batch is under way: queue_wait() callers sleep on this until it
 	-- commits.  Only tried: a caller may hold it for an instant, and the
 	-- batch must not wait for callers (they then look again a little later).
-	PERFORM pg_try_advisory_xact_lock(hashtext('ticket.queue_batch'), hashint8(serve_queue.run_id));
+	PERFORM try_lock_xact('queue_batch', serve_queue.run_id);
 	SELECT ru.run_id, ru.train_id, ru.status, ru.service_date, t.code INTO r
 	FROM run ru JOIN train t USING (train_id) WHERE ru.run_id = serve_queue.run_id;
 	IF NOT FOUND THEN
@@ -385,7 +398,7 @@ BEGIN
 	RETURN n;
 END
 $$;
-COMMENT ON FUNCTION serve_queue(bigint, integer) IS 'serve up to batch_size queued requests of a run (NULL: of every run) in order, in this transaction; the queue worker calls it; returns how many were served';
+COMMENT ON FUNCTION serve_queue(bigint, integer) IS 'serve up to batch_size queued requests of a run (NULL: of every run) in order, in this transaction; a run whose locks stay taken past ticket.queue_lock_timeout is left for a later call; the queue worker calls it; returns how many were served';
 REVOKE EXECUTE ON FUNCTION serve_queue(bigint, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION serve_queue(bigint, integer) TO ticket_admin;
 
@@ -411,12 +424,22 @@ BEGIN
 	-- session lock, released at once, so enqueuers wait only for an instant.
 	-- Served in order, so every request still waiting comes after the last
 	-- one served: the scan starts there, not at the served requests whose
-	-- index entries wait for vacuum.
+	-- index entries wait for vacuum.  An enqueuer whose transaction stays
+	-- open (table path only: enqueuers into shared memory take no lock)
+	-- holds the run up for serve_queue()'s lock timeout at most: then the
+	-- batch takes nothing (ids NULL) and the run waits for the next call.
 	SELECT coalesce(max(h.last_position), 0) INTO served_up_to FROM queue_head h
 	WHERE h.run_id = queue_batch_take.run_id;
-	PERFORM pg_advisory_lock(hashtext('ticket.queue'), hashint8(queue_batch_take.run_id));
+	BEGIN
+		PERFORM lock_session('queue', queue_batch_take.run_id);
+	EXCEPTION WHEN lock_not_available THEN
+		RAISE LOG 'ticket queue: run % left for the next round: an enqueue of the run has not committed (%)',
+			queue_batch_take.run_id, SQLERRM;
+		n_table := 0;
+		RETURN;
+	END;
 	SELECT s.last_value INTO horizon FROM queue_position_seq s;
-	PERFORM pg_advisory_unlock(hashtext('ticket.queue'), hashint8(queue_batch_take.run_id));
+	PERFORM unlock_session('queue', queue_batch_take.run_id);
 	-- Requests waiting in the table first.
 	SELECT array_agg(x.request_id ORDER BY x.queue_position), array_agg(x.user_id ORDER BY x.queue_position),
 	       array_agg(x.legs ORDER BY x.queue_position),
@@ -684,10 +707,13 @@ REVOKE EXECUTE ON FUNCTION queue_batch_write(bigint, integer, text, date, timest
 -- rolled back; state and message are the error's.  The requests it took
 -- from shared memory wait in the table from now on (this transaction lets
 -- go of them there when it commits).  Lost a race for the carriages (a
--- deadlock PostgreSQL broke by choosing this batch): nothing of it is kept,
--- the next call serves the same requests in the same order; returns 0.
--- Otherwise its first request is served alone, the way grab does, so a
--- request that fails every time cannot hold the queue up; returns 1.
+-- deadlock PostgreSQL broke by choosing this batch), or waited past
+-- serve_queue()'s lock timeout for a lock held elsewhere (a client's open
+-- transaction on a carriage, say): nothing of it is kept, the next call
+-- serves the same requests in the same order; returns 0.  Otherwise its
+-- first request is served alone, the way grab does, so a request that
+-- fails every time cannot hold the queue up; returns 1 (0 if that too
+-- waited past the lock timeout: the request waits, first).
 CREATE OR REPLACE FUNCTION queue_batch_recover(run_id bigint, train_id integer, train_code text, service_date date,
 	ids bigint[], positions bigint[], users bigint[], journeys segrange[], wanted integer[], client_ids text[],
 	n_table integer, accepted timestamptz[], ahead bigint[], served_when bigint[], fail_state text[],
@@ -707,7 +733,14 @@ BEGIN
 	WHERE fail_state[i] IS DISTINCT FROM 'dropped'
 	ORDER BY i
 	ON CONFLICT DO NOTHING;
-	IF state IN ('40P01', '40001', '55P03') OR fail_state[1] IS NOT DISTINCT FROM 'dropped' THEN
+	IF state = '55P03' THEN
+		-- a lock of the run held past serve_queue()'s lock timeout (a client's
+		-- open transaction on a carriage, say): the run waits for the next call
+		RAISE LOG 'ticket queue: run % left for the next round: a lock it needs is held elsewhere (%); its % requests wait',
+			queue_batch_recover.run_id, message, n;
+		RETURN 0;
+	END IF;
+	IF state IN ('40P01', '40001') OR fail_state[1] IS NOT DISTINCT FROM 'dropped' THEN
 		RAISE LOG 'ticket queue: batch of % requests on run % rolled back: %', n, queue_batch_recover.run_id, message;
 		RETURN 0;
 	END IF;
@@ -719,7 +752,12 @@ BEGIN
 		UPDATE queue_request q SET status = 'done', served_at = clock_timestamp(),
 			service_no = nextval('queue_service_seq'), order_id = got.order_id
 		WHERE q.request_id = ids[1];
-	EXCEPTION WHEN OTHERS THEN
+	EXCEPTION WHEN lock_not_available THEN
+		-- not the request's fault: it waits, first, for the next call
+		RAISE LOG 'ticket queue: run % left for the next round: a lock it needs is held elsewhere (%)',
+			queue_batch_recover.run_id, SQLERRM;
+		RETURN 0;
+	WHEN OTHERS THEN
 		GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
 		UPDATE queue_request q SET status = 'failed', served_at = clock_timestamp(),
 			service_no = nextval('queue_service_seq'), error_sqlstate = state, error_message = message

@@ -207,7 +207,7 @@ BEGIN
 		RETURN 0;
 	END IF;
 	-- the run's waitlist is served by one transaction at a time, in order
-	PERFORM pg_advisory_xact_lock(hashtext('ticket.waitlist'), hashint8(seats_returned.run_id));
+	PERFORM lock_xact('waitlist', seats_returned.run_id);
 	SELECT r.train_id INTO train FROM run r WHERE r.run_id = seats_returned.run_id AND r.status = 'open';
 	IF NOT FOUND THEN
 		RETURN 0;

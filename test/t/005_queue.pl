@@ -157,7 +157,7 @@ ROLLBACK}),
 my $blocker = $node->background_psql('postgres');
 $blocker->query_safe(q{
 BEGIN;
-SELECT pg_advisory_xact_lock(hashtext('ticket.serve_queue'), hashint8(r.run_id))
+SELECT ticket.lock_xact('serve_queue', r.run_id)
 FROM ticket.run r WHERE r.service_date = '2030-01-02'});
 $node->safe_psql('postgres', 'TRUNCATE public.answer');
 local $ENV{PGOPTIONS} = "-c ticket.queue_max_waiting=$cap";
@@ -197,7 +197,7 @@ $node->safe_psql('postgres', 'CREATE UNLOGGED TABLE public.woke (woke boolean, s
 $blocker = $node->background_psql('postgres');
 $blocker->query_safe(qq{
 BEGIN;
-SELECT pg_advisory_xact_lock(hashtext('ticket.serve_queue'), hashint8($run2))});
+SELECT ticket.lock_xact('serve_queue', $run2)});
 my $request = $node->safe_psql('postgres',
 	"SELECT (ticket.enqueue(424242, 'G9', '2030-01-02', 'stop 0', 'stop 1')).request_id");
 my $sleeper = $node->background_psql('postgres');
@@ -251,7 +251,7 @@ CREATE TABLE public.kept (what text, request_id bigint);
 $blocker = $node->background_psql('postgres');
 $blocker->query_safe(qq{
 BEGIN;
-SELECT pg_advisory_xact_lock(hashtext('ticket.serve_queue'), hashint8($run2))});
+SELECT ticket.lock_xact('serve_queue', $run2)});
 my $committed = $node->safe_psql('postgres',
 	"SELECT (ticket.enqueue(515151, 'G9', '2030-01-02', 'stop 2', 'stop 3')).request_id");
 my $rolled_back = $node->safe_psql('postgres', q{
@@ -362,7 +362,7 @@ FROM ticket.run r WHERE rc.run_id = r.run_id AND r.run_id = $run3});
 $blocker = $node->background_psql('postgres');
 $blocker->query_safe(qq{
 SET client_min_messages = error;
-SELECT pg_advisory_lock(hashtext('ticket.serve_queue'), hashint8($run3))});
+SELECT ticket.lock_session('serve_queue', $run3)});
 $node->safe_psql('postgres', qq{
 SELECT ticket.enqueue(515150 + i, 'G9', '2030-01-03', 'stop 0', 'stop 19') FROM generate_series(1, 3) i});
 is($node->safe_psql('postgres', "SELECT waiting FROM ticket.waiting_requests() WHERE run_id = $run3"),
@@ -378,7 +378,7 @@ FROM ticket.queue_request q WHERE q.run_id = $run3}),
 $node->safe_psql('postgres', qq{
 SELECT ticket.enqueue(515152, 'G9', '2030-01-03', 'stop 0', 'stop 1')});
 is($blocker->query_safe("SELECT ticket.serve_queue($run3, 500)"), '3', 'the next batch served the three');
-$blocker->query_safe("SELECT pg_advisory_unlock(hashtext('ticket.serve_queue'), hashint8($run3))");
+$blocker->query_safe("SELECT ticket.unlock_session('serve_queue', $run3)");
 $blocker->quit;
 is( $node->safe_psql('postgres', qq{
 SELECT string_agg(q.user_id || ':' || q.status || coalesce(':' || q.error_sqlstate, ''), ','
