@@ -135,5 +135,10 @@
 #define ERRCODE_TICKET_INVALID_FARE_RULE MAKE_SQLSTATE('T','K','0','5','5')
 /* TK056: nothing to change: same train, journey and class */
 #define ERRCODE_TICKET_NOTHING_TO_CHANGE MAKE_SQLSTATE('T','K','0','5','6')
+/*
+ * TK063: this server is a standby (in recovery): writes go to the primary
+ * (connect with target_session_attrs=read-write)
+ */
+#define ERRCODE_TICKET_STANDBY MAKE_SQLSTATE('T','K','0','6','3')
 
 #endif							/* TICKET_ERRCODES_H */

@@ -25,3 +25,15 @@ BEGIN
 END
 $$;
 GRANT USAGE ON SCHEMA ticket TO ticket_admin, ticket_app;
+
+-- primary or standby ------------------------------------------------------------
+--
+-- On a hot standby (a streaming replica, say a Patroni cluster's) the reads
+-- run as on the primary; every function that writes calls this first, so
+-- that a write sent to a standby fails at once with TK063 and a hint to
+-- connect to the primary, not with 25006 from somewhere inside it.
+CREATE OR REPLACE FUNCTION require_primary() RETURNS void
+	AS 'MODULE_PATHNAME', 'ticket_require_primary' LANGUAGE C VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION require_primary() IS 'internal: error TK063 (writes go to the primary) when this server is a standby in recovery; nothing on a primary';
+REVOKE EXECUTE ON FUNCTION require_primary() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION require_primary() TO ticket_admin, ticket_app;

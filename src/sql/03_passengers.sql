@@ -37,6 +37,7 @@ GRANT EXECUTE ON FUNCTION setting(text) TO ticket_app, ticket_admin;
 CREATE OR REPLACE FUNCTION set_setting(name text, value numeric) RETURNS numeric
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
 BEGIN
+	PERFORM require_primary();
 	IF setting(name) IS NULL OR value IS NULL OR value < 0 THEN
 		RAISE EXCEPTION 'invalid setting: % = %', name, value USING ERRCODE = 'TK055',
 			HINT = 'Settings are max_passengers, max_orders_per_day, max_cancels_per_day and refund_min_fee, each zero or more.';
@@ -123,6 +124,7 @@ DECLARE
 	n integer;
 	result bigint;
 BEGIN
+	PERFORM require_primary();
 	IF user_id IS NULL OR document_no IS NULL OR coalesce(btrim(name), '') = '' THEN
 		RAISE EXCEPTION 'user id, document number and name must be given' USING ERRCODE = 'TK017';
 	END IF;
@@ -170,6 +172,7 @@ DECLARE
 	doc text := upper(regexp_replace(document_no, '\s', '', 'g'));
 	pid bigint;
 BEGIN
+	PERFORM require_primary();
 	PERFORM pg_advisory_xact_lock(hashint8extended(remove_passenger.user_id, -1));
 	SELECT p.passenger_id INTO pid FROM passenger p
 	WHERE p.user_id = remove_passenger.user_id AND p.document_no = doc
@@ -296,6 +299,7 @@ DECLARE
 	a integer;
 	b integer;
 BEGIN
+	PERFORM require_primary();
 	IF cls IS NULL OR price IS NULL OR price <= 0 OR price * 2 <> round(price * 2) THEN
 		RAISE EXCEPTION 'invalid fare: % yuan in class %', price, seat_class USING ERRCODE = 'TK055',
 			HINT = 'A fare is a positive number of yuan in steps of 0.5, for a named class.';
@@ -382,6 +386,7 @@ GRANT EXECUTE ON FUNCTION refund_fee(numeric, interval) TO ticket_app, ticket_ad
 CREATE OR REPLACE FUNCTION set_refund_rule(before interval, rate numeric) RETURNS numeric
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
 BEGIN
+	PERFORM require_primary();
 	IF before IS NULL OR rate IS NULL OR rate < 0 OR rate > 1 THEN
 		RAISE EXCEPTION 'invalid refund rule: % before departure, rate %', before, rate USING ERRCODE = 'TK055',
 			HINT = 'A rate is between 0 and 1, e.g. 0.05 for 5%.';

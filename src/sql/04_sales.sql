@@ -261,6 +261,7 @@ DECLARE
 	tid integer := ticket.train_id(train);
 	result bigint;
 BEGIN
+	PERFORM require_primary();
 	IF service_date IS NULL THEN
 		RAISE EXCEPTION 'service date must not be null' USING ERRCODE = 'TK017';
 	END IF;
@@ -285,6 +286,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp 
 DECLARE
 	n integer;
 BEGIN
+	PERFORM require_primary();
 	IF service_date IS NULL THEN
 		RAISE EXCEPTION 'service date must not be null' USING ERRCODE = 'TK017';
 	END IF;
@@ -306,6 +308,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp 
 DECLARE
 	result bigint;
 BEGIN
+	PERFORM require_primary();
 	UPDATE run r SET status = 'closed'
 	WHERE r.train_id = ticket.train_id(train) AND r.service_date = close_sales.service_date
 	RETURNING r.run_id INTO result;
@@ -705,6 +708,7 @@ DECLARE
 	cls ticket.seat_class := checked_seat_class(seat_class);
 	existing orders%ROWTYPE;
 BEGIN
+	PERFORM require_primary();
 	IF user_id IS NULL THEN
 		RAISE EXCEPTION 'user id must not be null' USING ERRCODE = 'TK017';
 	END IF;
@@ -750,6 +754,7 @@ CREATE OR REPLACE FUNCTION grab(user_id bigint, train text, service_date date, f
 RETURNS SETOF passenger_booking
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
 BEGIN
+	PERFORM require_primary();
 	FOR attempt IN 1..3 LOOP
 		BEGIN
 			RETURN QUERY SELECT * FROM grab_named(user_id, train, service_date, from_station, to_station,
@@ -1219,6 +1224,7 @@ LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
 	result orders;
 BEGIN
+	PERFORM require_primary();
 	SELECT * INTO result FROM orders o WHERE o.order_id = lock_order.order_id FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'no such order: %', order_id USING ERRCODE = 'TK006';
@@ -1288,6 +1294,7 @@ DECLARE
 	owner bigint;
 	o orders;
 BEGIN
+	PERFORM require_primary();
 	-- Lock order: the user's day counters, then the order, then carriages,
 	-- as grab() takes them.  (An order's user never changes.)
 	SELECT x.user_id INTO owner FROM orders x WHERE x.order_id = cancel.order_id;
@@ -1408,6 +1415,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp 
 DECLARE
 	l record;
 BEGIN
+	PERFORM require_primary();
 	SELECT * INTO l FROM lock_ticket_order(ticket_id);
 	IF (l.t).status <> 'paid' THEN
 		RAISE EXCEPTION 'ticket % is not paid', ticket_id USING ERRCODE = 'TK005',
@@ -1464,6 +1472,7 @@ DECLARE
 	new_ticket bigint;
 	violated text;
 BEGIN
+	PERFORM require_primary();
 	SELECT * INTO l FROM lock_ticket_order(ticket_id);
 	prev := l.t;
 	IF prev.status = 'changed' OR prev.changed_from IS NOT NULL THEN
