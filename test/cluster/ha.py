@@ -384,8 +384,7 @@ CHECKS = {
           JOIN ticket.seat s ON s.train_id = c.train_id AND s.carriage_no = c.carriage_no
           WHERE NOT EXISTS (SELECT 1 FROM ticket.tickets k WHERE k.run_id = j.run_id AND k.seat_id = s.seat_id
                             AND k.status IN ('held', 'paid') AND k.legs OPERATOR(ticket.&&) ticket.segrange(j.a, j.b)
-                            AND NOT (k.status = 'held' AND EXISTS (SELECT 1 FROM ticket.orders o
-                                     WHERE o.order_id = k.order_id AND o.hold_until <= now())))
+                            AND NOT (k.status = 'held' AND k.hold_until <= now()))
           GROUP BY 1, 2, 3, 4)
         SELECT count(*) FROM j CROSS JOIN LATERAL ticket.remaining(j.code, j.service_date, j.frm, j.too) rm
         LEFT JOIN recount x ON x.run_id = j.run_id AND x.a = j.a AND x.b = j.b AND x.seat_class = rm.seat_class
