@@ -49,6 +49,7 @@
 #include "run_live.h"
 #include "queue_signal.h"
 #include "queue_worker.h"
+#include "ticket.h"
 #include "ticket_errcodes.h"
 #include "ticket_locks.h"
 
@@ -694,6 +695,7 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 	EnqueueAnswer answer;
 	int32		cap = queue_max_waiting_setting();
 
+	ticket_check_primary();
 	read_arguments(fcinfo, &args);
 	SPI_connect();
 	resolve_seat_class(&args);

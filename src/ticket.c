@@ -1,12 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * ticket.c
- *	  Module entry point of the ticket extension: settings and the queue worker.
+ *	  Module entry point of the ticket extension: settings, the queue worker,
+ *	  and the check that refuses writes on a standby.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/xlog.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -15,6 +17,8 @@
 
 #include "queue_worker.h"
 #include "shmem.h"
+#include "ticket.h"
+#include "ticket_errcodes.h"
 #include "ticket_locks.h"
 
 PG_MODULE_MAGIC;
@@ -34,6 +38,7 @@ static int	hold_timeout_s = 15 * 60;
 void		_PG_init(void);
 
 PG_FUNCTION_INFO_V1(ticket_hold_timeout);
+PG_FUNCTION_INFO_V1(ticket_require_primary);
 
 void
 _PG_init(void)
@@ -69,4 +74,31 @@ ticket_hold_timeout(PG_FUNCTION_ARGS)
 
 	result->time = (TimeOffset) hold_timeout_s * USECS_PER_SEC;
 	PG_RETURN_INTERVAL_P(result);
+}
+
+/*
+ * Writes go to the primary.  A hot standby runs ticket's reads as the
+ * primary does, but every function that writes calls this first (SQL ones
+ * through ticket.require_primary()), so that a write sent to a standby fails
+ * at once with TK063 and says where to go, not with 25006 from whatever
+ * statement inside it first tried to write.
+ */
+void
+ticket_check_primary(void)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_TICKET_STANDBY),
+				 errmsg("this server is a standby: writes go to the primary"),
+				 errdetail("The server is in recovery (a hot standby): it answers reads such as "
+						   "ticket.remaining(), but sells, pays and changes nothing."),
+				 errhint("Connect to the primary: list every node in the connection string "
+						 "and add target_session_attrs=read-write.")));
+}
+
+Datum
+ticket_require_primary(PG_FUNCTION_ARGS)
+{
+	ticket_check_primary();
+	PG_RETURN_VOID();
 }

@@ -140,5 +140,10 @@
  * or another user's: the forms that take the user id do not tell which)
  */
 #define ERRCODE_TICKET_NOT_THIS_USERS MAKE_SQLSTATE('T','K','0','5','7')
+/*
+ * TK063: this server is a standby (in recovery): writes go to the primary
+ * (connect with target_session_attrs=read-write)
+ */
+#define ERRCODE_TICKET_STANDBY MAKE_SQLSTATE('T','K','0','6','3')
 
 #endif							/* TICKET_ERRCODES_H */

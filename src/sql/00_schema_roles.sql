@@ -57,3 +57,15 @@ CREATE OR REPLACE FUNCTION unlock_session(kind text, key bigint, shared boolean 
 	AS 'MODULE_PATHNAME', 'ticket_unlock_session_sql' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION unlock_session(text, bigint, boolean) IS 'internal: release one of the extension''s locks held for the session; false (with a warning) if it was not held';
 REVOKE EXECUTE ON FUNCTION unlock_session(text, bigint, boolean) FROM PUBLIC;
+
+-- primary or standby ------------------------------------------------------------
+--
+-- On a hot standby (a streaming replica, say a Patroni cluster's) the reads
+-- run as on the primary; every function that writes calls this first, so
+-- that a write sent to a standby fails at once with TK063 and a hint to
+-- connect to the primary, not with 25006 from somewhere inside it.
+CREATE OR REPLACE FUNCTION require_primary() RETURNS void
+	AS 'MODULE_PATHNAME', 'ticket_require_primary' LANGUAGE C VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION require_primary() IS 'internal: error TK063 (writes go to the primary) when this server is a standby in recovery; nothing on a primary';
+REVOKE EXECUTE ON FUNCTION require_primary() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION require_primary() TO ticket_admin, ticket_app;

@@ -315,6 +315,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp 
 DECLARE
 	result integer;
 BEGIN
+	PERFORM require_primary();
 	IF code IS NULL OR upper(btrim(code)) !~ '^[A-Z]{3}$' OR coalesce(btrim(name), '') = '' THEN
 		RAISE EXCEPTION 'invalid station: code "%" name "%"', code, name USING ERRCODE = 'TK016',
 			HINT = 'A telegraph code is three letters, such as VNP; the name must not be empty.';
@@ -340,6 +341,7 @@ DECLARE
 	sid integer := station_id(station);
 	result text;
 BEGIN
+	PERFORM require_primary();
 	IF city IS NOT NULL AND btrim(city) = '' THEN
 		RAISE EXCEPTION 'invalid city: "%"', city USING ERRCODE = 'TK033',
 			HINT = 'Give a city name such as 上海, or NULL to follow the naming rule.';
@@ -365,6 +367,7 @@ DECLARE
 	new_id integer;
 	n integer := coalesce(cardinality(stops), 0);
 BEGIN
+	PERFORM require_primary();
 	IF code IS NULL OR upper(btrim(code)) !~ '^[A-Z]?[0-9]{1,5}$' THEN
 		RAISE EXCEPTION 'invalid train code: "%"', code USING ERRCODE = 'TK016',
 			HINT = 'A train code is an optional letter and digits, such as G1 or K48.';
@@ -421,6 +424,7 @@ DECLARE
 	cls ticket.seat_class := checked_seat_class(seat_class);
 	n integer;
 BEGIN
+	PERFORM require_primary();
 	IF cls IS NULL OR carriage_no IS NULL OR seat_rows IS NULL
 	   OR carriage_no NOT BETWEEN 1 AND 99 OR seat_rows NOT BETWEEN 1 AND 99
 	   OR coalesce(upper(layout), '') !~ '^[A-F]{1,6}$'
@@ -457,6 +461,7 @@ DECLARE
 	n integer := 0;
 	c record;
 BEGIN
+	PERFORM require_primary();
 	-- G: a 16-car CR400AF, 1,193 seats; D and C: an 8-car set, 576 seats;
 	-- other trains: sleepers and hard seats.
 	FOR c IN

@@ -37,6 +37,7 @@ GRANT EXECUTE ON FUNCTION setting(text) TO ticket_app, ticket_admin;
 CREATE OR REPLACE FUNCTION set_setting(name text, value numeric) RETURNS numeric
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
 BEGIN
+	PERFORM require_primary();
 	-- The limits are counts: 0 would stop every order with passengers (or,
 	-- for cancels, every order), which closing sales does, so they start at
 	-- 1.  The fee is money, rounded to 0.5 yuan like every fee.
@@ -147,6 +148,7 @@ DECLARE
 	n integer;
 	result bigint;
 BEGIN
+	PERFORM require_primary();
 	IF user_id IS NULL OR document_no IS NULL OR coalesce(btrim(name), '') = '' THEN
 		RAISE EXCEPTION 'user id, document number and name must be given' USING ERRCODE = 'TK017';
 	END IF;
@@ -199,6 +201,7 @@ DECLARE
 	doc text := upper(regexp_replace(document_no, '\s', '', 'g'));
 	pid bigint;
 BEGIN
+	PERFORM require_primary();
 	PERFORM lock_xact('user', remove_passenger.user_id);
 	SELECT p.passenger_id INTO pid FROM passenger p
 	WHERE p.user_id = remove_passenger.user_id AND p.document_no = doc
@@ -325,6 +328,7 @@ DECLARE
 	a integer;
 	b integer;
 BEGIN
+	PERFORM require_primary();
 	-- (ticket.fare holds numeric(8, 1): under 10 million yuan)
 	IF cls IS NULL OR price IS NULL OR price = 'NaN' OR price <= 0 OR price >= 10000000
 	   OR price * 2 <> round(price * 2) THEN
@@ -417,6 +421,7 @@ GRANT EXECUTE ON FUNCTION refund_fee(numeric, interval) TO ticket_app, ticket_ad
 CREATE OR REPLACE FUNCTION set_refund_rule(before interval, rate numeric) RETURNS numeric
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
 BEGIN
+	PERFORM require_primary();
 	IF before IS NULL OR rate IS NULL OR before < interval '0' OR rate < 0 OR rate > 1 THEN
 		RAISE EXCEPTION 'invalid refund rule: % before departure, rate %', before, rate USING ERRCODE = 'TK055',
 			HINT = 'A rule starts 0 or more before departure; a rate is between 0 and 1, e.g. 0.05 for 5%.';

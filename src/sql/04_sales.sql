@@ -294,6 +294,7 @@ DECLARE
 	tid integer := ticket.train_id(train);
 	result bigint;
 BEGIN
+	PERFORM require_primary();
 	PERFORM check_sales_date(tid, upper(btrim(train)), service_date);
 	IF NOT EXISTS (SELECT 1 FROM seat s WHERE s.train_id = tid) THEN
 		RAISE EXCEPTION 'train % has no seats', upper(train) USING ERRCODE = 'TK016',
@@ -317,6 +318,7 @@ DECLARE
 	n integer;
 	today date := beijing_now()::date;
 BEGIN
+	PERFORM require_primary();
 	IF service_date IS NULL THEN
 		RAISE EXCEPTION 'service date must not be null' USING ERRCODE = 'TK017';
 	END IF;
@@ -350,6 +352,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp 
 DECLARE
 	result bigint;
 BEGIN
+	PERFORM require_primary();
 	UPDATE run r SET status = 'closed'
 	WHERE r.train_id = ticket.train_id(train) AND r.service_date = close_sales.service_date
 	RETURNING r.run_id INTO result;
@@ -752,6 +755,7 @@ DECLARE
 	cls ticket.seat_class := checked_seat_class(seat_class);
 	existing orders%ROWTYPE;
 BEGIN
+	PERFORM require_primary();
 	IF user_id IS NULL THEN
 		RAISE EXCEPTION 'user id must not be null' USING ERRCODE = 'TK017';
 	END IF;
@@ -802,6 +806,7 @@ CREATE OR REPLACE FUNCTION grab(user_id bigint, train text, service_date date, f
 RETURNS SETOF passenger_booking
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
 BEGIN
+	PERFORM require_primary();
 	FOR attempt IN 1..3 LOOP
 		BEGIN
 			RETURN QUERY SELECT * FROM grab_named(user_id, train, service_date, from_station, to_station,
@@ -1276,6 +1281,7 @@ LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
 	result orders;
 BEGIN
+	PERFORM require_primary();
 	SELECT * INTO result FROM orders o WHERE o.order_id = lock_order.order_id FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'no such order: %', order_id USING ERRCODE = 'TK006';
@@ -1379,6 +1385,7 @@ DECLARE
 	owner bigint;
 	o orders;
 BEGIN
+	PERFORM require_primary();
 	-- Lock order: the user's day counters, then the order, then carriages,
 	-- as grab() takes them.  (An order's user never changes.)
 	SELECT x.user_id INTO owner FROM orders x WHERE x.order_id = cancel.order_id;
@@ -1538,6 +1545,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp 
 DECLARE
 	l record;
 BEGIN
+	PERFORM require_primary();
 	SELECT * INTO l FROM lock_ticket_order(ticket_id);
 	IF (l.t).status <> 'paid' THEN
 		RAISE EXCEPTION 'ticket % is not paid', ticket_id USING ERRCODE = 'TK005',
@@ -1605,6 +1613,7 @@ DECLARE
 	new_ticket bigint;
 	violated text;
 BEGIN
+	PERFORM require_primary();
 	SELECT * INTO l FROM lock_ticket_order(ticket_id);
 	prev := l.t;
 	IF prev.status = 'changed' OR prev.changed_from IS NOT NULL THEN

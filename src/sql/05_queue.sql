@@ -322,6 +322,7 @@ DECLARE
 	state text;
 	message text;
 BEGIN
+	PERFORM require_primary();
 	IF batch_size IS NULL OR batch_size < 1 THEN
 		RAISE EXCEPTION 'batch size must be at least 1' USING ERRCODE = 'TK017';
 	END IF;

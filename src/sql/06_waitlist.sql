@@ -45,6 +45,7 @@ DECLARE
 	needed integer := greatest(coalesce(cardinality(passengers), 1), 1);
 	result bigint;
 BEGIN
+	PERFORM require_primary();
 	IF user_id IS NULL THEN
 		RAISE EXCEPTION 'user id must not be null' USING ERRCODE = 'TK017';
 	END IF;
@@ -154,6 +155,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp 
 DECLARE
 	result text;
 BEGIN
+	PERFORM require_primary();
 	UPDATE waitlist w SET status = 'cancelled', closed_at = now()
 	WHERE w.waitlist_id = leave_waitlist.waitlist_id AND w.status = 'waiting'
 	RETURNING w.status INTO result;

@@ -5,6 +5,7 @@
 CREATE OR REPLACE FUNCTION expire_holds() RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
 BEGIN
+	PERFORM require_primary();
 	UPDATE waitlist w SET status = 'expired', closed_at = now()
 	WHERE w.waitlist_id IN (
 		SELECT x.waitlist_id FROM waitlist x
@@ -36,6 +37,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp 
 DECLARE
 	job bigint;
 BEGIN
+	PERFORM require_primary();
 	IF to_regproc('cron.schedule_in_database') IS NULL THEN
 		RAISE NOTICE 'pg_cron is not installed in this database: holds are not swept automatically'
 			USING HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name, CREATE EXTENSION pg_cron, then call ticket.schedule_jobs() again; or run SELECT ticket.expire_holds() from another scheduler.';
@@ -56,6 +58,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp 
 DECLARE
 	found boolean;
 BEGIN
+	PERFORM require_primary();
 	IF to_regclass('cron.job') IS NULL THEN
 		RAISE NOTICE 'pg_cron is not installed in this database: nothing to unschedule';
 		RETURN false;
