@@ -32,6 +32,8 @@ REGRESS += queue
 REGRESS += search
 # 1.4: real-name tickets
 REGRESS += passengers
+# 1.7: the queue's hardening (issue 13)
+REGRESS += queue_hardening
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/temp.conf
 
 ISOLATION = segrange_exclusion grab_last_seat grab_same_user confirm_vs_expiry cancel_vs_confirm grab_repeatable_read
@@ -92,7 +94,7 @@ installcheck-isolation:
 # the library preloaded (test/fallback/temp.conf), against their own expected
 # output in test/fallback/expected and test/fallback/isolation/expected
 # (pg_regress looks in --outputdir/expected before --inputdir/expected).
-FALLBACK_REGRESS = queue
+FALLBACK_REGRESS = queue queue_hardening
 FALLBACK_REGRESS_OPTS = --temp-instance=tmp_check_fallback --temp-config=test/fallback/temp.conf \
 	--outputdir=test/fallback --dbname=$(CONTRIB_TESTDB)
 FALLBACK_ISOLATION = queue_fifo

@@ -37,7 +37,6 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/fmgrprotos.h"
-#include "utils/guc.h"
 #include "commands/trigger.h"
 #include "utils/timestamp.h"
 #include "storage/latch.h"
@@ -663,17 +662,15 @@ enqueue_into_table(const EnqueueArgs *args, const EnqueueJourney *journey, int32
 }
 
 /*
- * Step 7, a new request accepted.  A queued request is a click, not a sale:
- * its commit need not wait for the disk (the seats a server then holds
- * commit as usual, and durably after it).  A crash may forget requests
- * accepted in its last moments; their status then says TK019 and the
- * client asks again.  The worker is woken when this transaction commits.
+ * Step 7, a new request accepted: the worker is woken when this
+ * transaction commits.  The commit is the caller's, with the caller's
+ * settings: whatever else the transaction wrote is as durable as the
+ * caller asked.  (Preloaded, the request itself writes nothing a commit
+ * would flush: it waits in shared memory, and a crash forgets it.)
  */
 static void
 request_accepted(void)
 {
-	(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_LOCAL, true, 0, false);
 	queue_signal_accepted();
 }
 

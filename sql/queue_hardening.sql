@@ -1,0 +1,37 @@
+-- The order queue's hardening of 1.7 (issue 13), one part per defect fixed.
+-- No queue worker runs here; the tests serve the queue with
+-- ticket.serve_queue().
+--
+-- This file runs twice, as queue.sql does: with the library preloaded
+-- (requests wait in shared memory; expected output in expected/) and not
+-- preloaded (requests are rows of ticket.queue_request; `make
+-- installcheck-fallback`, expected output in test/fallback/expected/).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS ticket CASCADE;
+CREATE EXTENSION ticket CASCADE;
+RESET client_min_messages;
+\i test/regress_helpers.sql
+SELECT ticket.queue_batch_count(1) IS NOT NULL AS preloaded;
+
+-- G7101 and G7102: 3 stops, one carriage of 4 seats each.
+SELECT count(ticket.add_station(c, n)) AS stations
+FROM (VALUES ('QHA', 'H0'), ('QHB', 'H1'), ('QHC', 'H2')) v(c, n);
+SELECT ticket.add_train(t, ARRAY['QHA', 'QHB', 'QHC']) > 0 AS added,
+       ticket.add_carriage(t, 1, 'second', 2, 'AB') AS seats,
+       ticket.open_sales(t, DATE '2099-02-01') > 0 AS open
+FROM (VALUES ('G7101'), ('G7102')) v(t);
+
+-- enqueue leaves the durability of the caller's transaction alone: what
+-- else the transaction writes commits as the caller's settings say (before
+-- 1.7 it turned synchronous_commit off for the whole transaction)
+BEGIN;
+SHOW synchronous_commit;
+SELECT status FROM ticket.enqueue(1, 'G7101', '2099-02-01', 'QHA', 'QHC');
+SHOW synchronous_commit;
+ROLLBACK;
+BEGIN;
+SET LOCAL synchronous_commit = remote_apply;
+SELECT status FROM ticket.enqueue(1, 'G7101', '2099-02-01', 'QHA', 'QHC');
+SHOW synchronous_commit;
+ROLLBACK;
+
