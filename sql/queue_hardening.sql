@@ -35,3 +35,30 @@ SELECT status FROM ticket.enqueue(1, 'G7101', '2099-02-01', 'QHA', 'QHC');
 SHOW synchronous_commit;
 ROLLBACK;
 
+-- queue_wait for a request queued in the same transaction: nobody can
+-- serve it before the commit, so it says so at once (TK025) instead of
+-- waiting out its timeout and answering 'waiting'
+BEGIN;
+CREATE TEMP TABLE mine ON COMMIT DROP AS
+SELECT request_id FROM ticket.enqueue(2, 'G7101', '2099-02-01', 'QHA', 'QHB');
+-- (its id, as every id, goes on from the requests before it: not shown)
+SELECT clock_timestamp() AS asked \gset
+SELECT regexp_replace(regress_error($q$SELECT * FROM ticket.queue_wait((SELECT request_id FROM mine), '5 seconds')$q$),
+	'request \d+', 'request N') AS error;
+SELECT clock_timestamp() - :'asked' < interval '2 seconds' AS answered_at_once;
+-- (after a savepoint too: the transaction has still not committed)
+SAVEPOINT s;
+SELECT regexp_replace(regress_error($q$SELECT * FROM ticket.queue_wait((SELECT request_id FROM mine), '5 seconds')$q$),
+	'request \d+', 'request N') AS error;
+RELEASE SAVEPOINT s;
+-- queue_status tells what it is
+SELECT status, ahead FROM ticket.queue_status((SELECT request_id FROM mine));
+ROLLBACK;
+-- committed first, it is served and queue_wait answers
+CREATE TEMP TABLE committed AS
+SELECT request_id FROM ticket.enqueue(3, 'G7101', '2099-02-01', 'QHA', 'QHB');
+SELECT ticket.serve_queue(r.run_id) AS served FROM ticket.run r JOIN ticket.train t USING (train_id)
+WHERE t.code = 'G7101';
+SELECT status, carriage, seat_no IS NOT NULL AS seated
+FROM ticket.queue_wait((SELECT request_id FROM committed), '5 seconds');
+

@@ -29,6 +29,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_collation_d.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
@@ -768,6 +769,22 @@ served_answer(FunctionCallInfo fcinfo, QueueRingServed *served)
 }
 
 /*
+ * TK025: the request waits for the commit of the caller's own transaction
+ * (its enqueue, or the batch that gave it back); waiting for it there
+ * would only wait out the timeout.
+ */
+static void
+queued_in_this_transaction(int64 request_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_TICKET_QUEUED_IN_THIS_TRANSACTION),
+			 errmsg("queued request %lld cannot be served before this transaction commits",
+					(long long) request_id),
+			 errdetail("It was queued in this transaction; no server sees it before the commit."),
+			 errhint("Commit after ticket.enqueue(), then call ticket.queue_wait().")));
+}
+
+/*
  * queue_wait(request_id bigint, timeout interval): the answer once the
  * request is served, or its status at the timeout.  In C, as enqueue: a
  * waiter costs a sleep and one query for its answer.
@@ -797,6 +814,10 @@ ticket_queue_wait(PG_FUNCTION_ARGS)
 	request_id = PG_GETARG_INT64(0);
 	value = Int64GetDatum(request_id);
 
+	/* queued by this very transaction: no server sees it before the commit */
+	if (queue_ring_queued_here(request_id))
+		queued_in_this_transaction(request_id);
+
 	/* waiting in shared memory: sleep there until a batch has served it */
 	if (!queue_ring_wait_for(request_id, until))
 	{
@@ -818,14 +839,19 @@ ticket_queue_wait(PG_FUNCTION_ARGS)
 		bool		signals = queue_signal_available();
 
 		run_plan(keep_plan(&wait_row_plan,
-						   "SELECT q.run_id, q.status FROM ticket.queue_request q WHERE q.request_id = $1",
+						   "SELECT q.run_id, q.status, q.xmin FROM ticket.queue_request q WHERE q.request_id = $1",
 						   1, types),
 				 &value, NULL, false);
 		if (SPI_processed != 1)
 			break;
 		run_id = DatumGetInt64(column(0, 1, &isnull));
 		status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-		if (strcmp(status, "waiting") != 0 || GetCurrentTimestamp() >= until)
+		if (strcmp(status, "waiting") != 0)
+			break;
+		/* written by this very transaction (enqueued, or given back by a batch it ran) */
+		if (TransactionIdIsCurrentTransactionId(DatumGetTransactionId(column(0, 3, &isnull))))
+			queued_in_this_transaction(request_id);
+		if (GetCurrentTimestamp() >= until)
 			break;
 		if (signals)
 		{

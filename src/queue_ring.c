@@ -408,6 +408,28 @@ describe(RingEntry *e, QueueRingAnswer *answer)
 	}
 }
 
+/*
+ * The request was queued by this backend's transaction, which has not
+ * committed yet: no server can see it before that.
+ */
+bool
+queue_ring_queued_here(int64 request_id)
+{
+	bool		found = false;
+
+	if (ring == NULL || nowned == 0)
+		return false;
+	LWLockAcquire(ring->lock, LW_SHARED);
+	for (int k = 0; k < nowned && !found; k++)
+	{
+		RingEntry  *e = &ring->entries[owned[k]];
+
+		found = e->state == ENTRY_PENDING && e->request_id == request_id;
+	}
+	LWLockRelease(ring->lock);
+	return found;
+}
+
 /* a waiting request of the user by its client request id */
 bool
 queue_ring_find_client(int64 user_id, const char *client_id, int client_id_len, QueueRingAnswer *answer)

@@ -71,6 +71,7 @@ extern bool queue_ring_answer_of(int64 request_id, QueueRingServed *served);
 extern bool queue_ring_available(void);
 extern bool queue_ring_wait_for(int64 request_id, TimestampTz until);
 extern bool queue_ring_needs_base(void);
+extern bool queue_ring_queued_here(int64 request_id);
 extern bool queue_ring_find_client(int64 user_id, const char *client_id, int client_id_len,
 								   QueueRingAnswer *answer);
 extern QueueRingOutcome queue_ring_accept(const QueueRingRequest *req, int32 cap, int64 request_id_base,

@@ -78,6 +78,11 @@
 #define ERRCODE_TICKET_ALREADY_ON_WAITLIST MAKE_SQLSTATE('T','K','0','2','3')
 /* TK024: no such waitlist request */
 #define ERRCODE_TICKET_NO_SUCH_WAITLIST_REQUEST MAKE_SQLSTATE('T','K','0','2','4')
+/*
+ * TK025: the request was queued by the caller's own transaction, which has
+ * not committed: nobody can serve it before that (commit, then wait)
+ */
+#define ERRCODE_TICKET_QUEUED_IN_THIS_TRANSACTION MAKE_SQLSTATE('T','K','0','2','5')
 /* TK030: from and to are the same station (by code or name) */
 #define ERRCODE_TICKET_SAME_STATION MAKE_SQLSTATE('T','K','0','3','0')
 /*
