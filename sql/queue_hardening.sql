@@ -62,3 +62,34 @@ WHERE t.code = 'G7101';
 SELECT status, carriage, seat_no IS NOT NULL AS seated
 FROM ticket.queue_wait((SELECT request_id FROM committed), '5 seconds');
 
+-- A batch that fails on something its checks did not foresee is rolled
+-- back and its first request served alone (queue_batch_recover).  On a run
+-- whose sales have closed since the request was accepted, that request
+-- fails with TK012 as the batch would have failed it, and no seat is sold.
+-- (The failure here: a trigger that fails the first write of
+-- queue_request once.)
+CREATE TEMP TABLE on_closed AS
+SELECT request_id FROM ticket.enqueue(4, 'G7102', '2099-02-01', 'QHA', 'QHC');
+SELECT ticket.close_sales('G7102', '2099-02-01') > 0 AS closed;
+CREATE SEQUENCE public.batch_writes;
+CREATE FUNCTION public.fail_first_write() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF nextval('public.batch_writes') = 1 THEN
+		RAISE EXCEPTION 'something no check foresaw';
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER fail_first_write AFTER INSERT OR UPDATE ON ticket.queue_request
+	FOR EACH STATEMENT EXECUTE FUNCTION public.fail_first_write();
+SELECT ticket.serve_queue(r.run_id) AS served FROM ticket.run r JOIN ticket.train t USING (train_id)
+WHERE t.code = 'G7102';
+DROP TRIGGER fail_first_write ON ticket.queue_request;
+SELECT nextval('public.batch_writes') > 2 AS the_batch_failed_and_was_recovered;
+SELECT status, order_id, error_sqlstate, error_message
+FROM ticket.queue_status((SELECT request_id FROM on_closed));
+SELECT count(*) AS tickets_on_the_closed_run
+FROM ticket.tickets k JOIN ticket.run r USING (run_id) JOIN ticket.train t USING (train_id)
+WHERE t.code = 'G7102';
+SELECT count(*) AS orders_of_user_4 FROM ticket.orders WHERE user_id = 4;
+
