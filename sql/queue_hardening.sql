@@ -93,3 +93,7 @@ FROM ticket.tickets k JOIN ticket.run r USING (run_id) JOIN ticket.train t USING
 WHERE t.code = 'G7102';
 SELECT count(*) AS orders_of_user_4 FROM ticket.orders WHERE user_id = 4;
 
+-- A request lost in a restart answers TK019 (request ids are never handed
+-- out again, so an id names its own request or none).
+SELECT regress_error($q$SELECT * FROM ticket.queue_status(987654321)$q$);
+SELECT regress_error($q$SELECT * FROM ticket.queue_wait(987654321, '1 second')$q$);

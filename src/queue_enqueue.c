@@ -30,6 +30,8 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_collation_d.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
@@ -37,7 +39,10 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "replication/syncrep.h"
+#include "storage/lmgr.h"
 #include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
 #include "commands/trigger.h"
 #include "utils/timestamp.h"
 #include "storage/latch.h"
@@ -545,6 +550,69 @@ check_admission(const EnqueueArgs *args, const EnqueueJourney *journey)
 }
 
 /*
+ * Request ids for the ring, QUEUE_RING_ID_BLOCK at a time, reserved on disk
+ * before the ring hands out any of them: a client keeps its request id
+ * across a crash, so an id must never be handed out again, and the ring's
+ * own count dies with the server.  The database's request id sequence is
+ * moved past the block (nextval, then setval to the block's end; a
+ * sequence is not transactional, so the move stands whatever becomes of
+ * this transaction) and the WAL is flushed up to that move (and sent to
+ * synchronous standbys, as a commit is) before the ring learns of the
+ * block.  After a restart, or on a promoted standby that replayed it,
+ * numbering goes on past the block.  One flush per block: a sliver of an
+ * enqueue's cost.
+ *
+ * Reservers of a database take turns on a lock of the sequence that only
+ * they take (SHARE UPDATE EXCLUSIVE: it does not stop nextval(), and no
+ * role but its owner can take it), so a block is never cut into; each
+ * looks again under the lock, so a block reserved meanwhile serves them
+ * all.  False when the ring numbers as many databases as it can.
+ */
+static bool
+reserve_request_ids(void)
+{
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		values[2];
+	Oid			sequence;
+	int64		last_id;
+	int64		reserved_to;
+	int64		position_base = 0;
+	bool		new_counter;
+	bool		added;
+
+	sequence = get_relname_relid("queue_request_request_id_seq", get_namespace_oid("ticket", false));
+	if (!OidIsValid(sequence))
+		elog(ERROR, "ticket.enqueue: sequence ticket.queue_request_request_id_seq is missing");
+	LockRelationOid(sequence, ShareUpdateExclusiveLock);
+	if (!queue_ring_ids_needed(&last_id, &new_counter))
+	{
+		UnlockRelationOid(sequence, ShareUpdateExclusiveLock);
+		return true;
+	}
+
+	/* past both the sequence and what the ring handed out (an extension dropped and created again) */
+	values[0] = Int64GetDatum(last_id);
+	values[1] = Int64GetDatum(QUEUE_RING_ID_BLOCK);
+	run_plan(keep_plan(&request_id_plan,
+					   "SELECT pg_catalog.setval('ticket.queue_request_request_id_seq', "
+					   "  GREATEST(n.v, $1) + $2) "
+					   "FROM (SELECT pg_catalog.nextval('ticket.queue_request_request_id_seq') AS v) n",
+					   2, types),
+			 values, NULL, false);
+	reserved_to = column_int8(0, 1);
+	if (new_counter)
+		position_base = next_value(&position_plan, "SELECT nextval('ticket.queue_position_seq')");
+
+	/* on disk (and on synchronous standbys) before any id of the block is handed out */
+	XLogFlush(XactLastRecEnd);
+	SyncRepWaitForLSN(XactLastRecEnd, false);
+
+	added = queue_ring_add_ids(reserved_to - QUEUE_RING_ID_BLOCK, reserved_to, position_base);
+	UnlockRelationOid(sequence, ShareUpdateExclusiveLock);
+	return added;
+}
+
+/*
  * Step 6a, preloaded: the request goes into the ring in shared memory and
  * no table row is written (queue_ring.c says why).  The ring checks the cap
  * and "one waiting request per user and run" under its lock, so both are
@@ -557,8 +625,6 @@ enqueue_into_ring(const EnqueueArgs *args, const EnqueueJourney *journey, int32 
 	QueueRingRequest req;
 	QueueRingAnswer accepted;
 	QueueRingOutcome outcome;
-	int64		request_id_base = 0;
-	int64		position_base = 0;
 
 	memset(&req, 0, sizeof(req));
 	req.run_id = journey->run_id;
@@ -581,17 +647,19 @@ enqueue_into_ring(const EnqueueArgs *args, const EnqueueJourney *journey, int32 
 		req.client_id_len = len;
 	}
 
-	/* numbers go on from the table's sequences after a server start */
-	if (queue_ring_needs_base())
+	/* no request id left that is reserved on disk: reserve some, and ask again */
+	while ((outcome = queue_ring_accept(&req, cap, &accepted)) == QUEUE_RING_NEEDS_IDS)
 	{
-		request_id_base = next_value(&request_id_plan, "SELECT nextval('ticket.queue_request_request_id_seq')");
-		position_base = next_value(&position_plan, "SELECT nextval('ticket.queue_position_seq')");
+		if (!reserve_request_ids())
+		{
+			outcome = QUEUE_RING_FULL;
+			break;
+		}
 	}
-
-	outcome = queue_ring_accept(&req, cap, request_id_base, position_base, &accepted);
 	switch (outcome)
 	{
 		case QUEUE_RING_ACCEPTED:
+		case QUEUE_RING_NEEDS_IDS:
 			break;
 		case QUEUE_RING_SAME_CLIENT_ID:
 			if (!same_request(args, journey, accepted.run_id, accepted.from_stop, accepted.to_stop,

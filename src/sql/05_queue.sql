@@ -227,7 +227,10 @@ BEGIN
 		IF NOT FOUND THEN
 			SELECT * INTO q FROM queue_request x WHERE x.request_id = queue_status.request_id;
 			IF NOT FOUND THEN
-				RAISE EXCEPTION 'no such queued request: %', request_id USING ERRCODE = 'TK019';
+				-- (request ids are never handed out twice: an id a client
+				-- was given names its request or nothing)
+				RAISE EXCEPTION 'no such queued request: %', request_id USING ERRCODE = 'TK019',
+					HINT = 'A request still waiting when the server restarted is forgotten: enqueue it again.';
 			END IF;
 		END IF;
 	END IF;
