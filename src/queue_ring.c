@@ -310,6 +310,7 @@ settle(bool committed, SubTransactionId sub, SubTransactionId parent)
 {
 	uint64		served_slots = 0;
 	int			kept = 0;
+	bool		given_back = false;
 
 	if (sub != InvalidSubTransactionId && committed)
 	{
@@ -358,10 +359,15 @@ settle(bool committed, SubTransactionId sub, SubTransactionId parent)
 		{
 			drop_answer(e);
 			e->state = ENTRY_READY; /* the server rolled back: serve it again */
+			given_back = true;
 		}
 	}
 	LWLockRelease(ring->lock);
 	nowned = kept;
+
+	/* the worker sleeps until told: requests are waiting again */
+	if (given_back)
+		queue_signal_wake_worker();
 
 	/*
 	 * Wake the sessions waiting on those runs, now that their requests are

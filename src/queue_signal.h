@@ -17,6 +17,9 @@ extern void queue_signal_register_worker(void);
 /* when this transaction commits, wake the queue worker */
 extern void queue_signal_accepted(void);
 
+/* wake the queue worker now (requests of this database are ready again) */
+extern void queue_signal_wake_worker(void);
+
 /* C-level forms of queue_batch_count(), queue_sleep() and a batch's signal */
 extern bool queue_signal_available(void);
 extern uint64 queue_signal_batches(int64 run_id);
