@@ -61,8 +61,8 @@
  */
 #define ERRCODE_TICKET_QUEUE_FULL MAKE_SQLSTATE('T','K','0','1','8')
 /*
- * TK019: no such queued request (or one forgotten: a server restart, a
- * request id used twice at once)
+ * TK019: no such queued request (or one forgotten: still waiting when the
+ * server crashed or restarted, or a request id used twice at once)
  */
 #define ERRCODE_TICKET_NO_SUCH_QUEUED_REQUEST MAKE_SQLSTATE('T','K','0','1','9')
 /* TK020: the user already waits in this run's queue */
