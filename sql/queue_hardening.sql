@@ -35,6 +35,18 @@ SELECT status FROM ticket.enqueue(1, 'G7101', '2099-02-01', 'QHA', 'QHC');
 SHOW synchronous_commit;
 ROLLBACK;
 
+-- A caller that commits asynchronously may lose its request in a crash, but
+-- never its request id (the sequence would hand it out again): on the table
+-- path enqueue flushes the WAL up to its row, and so past the id, before it
+-- answers.  (Preloaded, the request writes no WAL: ids are reserved on disk
+-- in blocks before any is handed out.)
+BEGIN;
+SET LOCAL synchronous_commit = off;
+SELECT status, ticket.queue_batch_count(1) IS NOT NULL
+       OR pg_current_wal_flush_lsn() >= pg_current_wal_insert_lsn() AS id_on_disk
+FROM ticket.enqueue(1, 'G7101', '2099-02-01', 'QHA', 'QHC');
+ROLLBACK;
+
 -- queue_wait for a request queued in the same transaction: nobody can
 -- serve it before the commit, so it says so at once (TK025) instead of
 -- waiting out its timeout and answering 'waiting'

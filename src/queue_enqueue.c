@@ -728,6 +728,17 @@ enqueue_into_table(const EnqueueArgs *args, const EnqueueJourney *journey, int32
 	if (SPI_processed != 1)
 		already_waiting(args->user_id);
 	answer_waiting(answer, column_int8(0, 1), column_int8(0, 2), ahead);
+
+	/*
+	 * The request id is the client's once the caller commits.  A caller
+	 * committing asynchronously (synchronous_commit = off) may lose the
+	 * request in a crash; the id must not go with it, or the sequence would
+	 * hand it out again: the WAL up to this row, and so up to the sequence's
+	 * move past the id, goes to disk now.  (A synchronous commit does that
+	 * anyway.)
+	 */
+	if (synchronous_commit == SYNCHRONOUS_COMMIT_OFF)
+		XLogFlush(XactLastRecEnd);
 }
 
 /*
