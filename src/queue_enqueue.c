@@ -616,10 +616,11 @@ reserve_request_ids(void)
  * Step 6a, preloaded: the request goes into the ring in shared memory and
  * no table row is written (queue_ring.c says why).  The ring checks the cap
  * and "one waiting request per user and run" under its lock, so both are
- * exact.  True when a new request was accepted; false when a concurrent
- * call with the same client id got there first and this is that request.
+ * exact.  The answer is a new request, or the one a concurrent call with
+ * the same client id got there first with.  The worker is woken once a new
+ * request is ready to serve, when this transaction commits (queue_ring.c).
  */
-static bool
+static void
 enqueue_into_ring(const EnqueueArgs *args, const EnqueueJourney *journey, int32 cap, EnqueueAnswer *answer)
 {
 	QueueRingRequest req;
@@ -666,7 +667,7 @@ enqueue_into_ring(const EnqueueArgs *args, const EnqueueJourney *journey, int32 
 							  accepted.seat_class))
 				request_id_used(args->client_id, accepted.request_id);
 			answer_waiting(answer, accepted.request_id, accepted.position, accepted.ahead);
-			return false;
+			return;
 		case QUEUE_RING_USER_WAITING:
 			already_waiting(args->user_id);
 			break;
@@ -676,7 +677,6 @@ enqueue_into_ring(const EnqueueArgs *args, const EnqueueJourney *journey, int32 
 			break;
 	}
 	answer_waiting(answer, accepted.request_id, accepted.position, accepted.ahead);
-	return true;
 }
 
 /*
@@ -742,19 +742,6 @@ enqueue_into_table(const EnqueueArgs *args, const EnqueueJourney *journey, int32
 }
 
 /*
- * Step 7, a new request accepted: the worker is woken when this
- * transaction commits.  The commit is the caller's, with the caller's
- * settings: whatever else the transaction wrote is as durable as the
- * caller asked.  (Preloaded, the request itself writes nothing a commit
- * would flush: it waits in shared memory, and a crash forgets it.)
- */
-static void
-request_accepted(void)
-{
-	queue_signal_accepted();
-}
-
-/*
  * enqueue(user_id bigint, train text, service_date date, from_station text,
  *		   to_station text, seat_class text, request_id text) returns queue_entry
  *
@@ -776,18 +763,17 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 	resolve_journey(&args, &journey);
 	if (args.client_id == NULL || !find_repeated_request(&args, &journey, &answer))
 	{
-		bool		accepted;
-
+		/*
+		 * The request commits with the caller's transaction and settings:
+		 * whatever else the transaction wrote is as durable as the caller
+		 * asked.  (Preloaded, the request itself writes nothing a commit
+		 * would flush: it waits in shared memory, and a crash forgets it.)
+		 */
 		check_admission(&args, &journey);
 		if (queue_ring_available())
-			accepted = enqueue_into_ring(&args, &journey, cap, &answer);
+			enqueue_into_ring(&args, &journey, cap, &answer);
 		else
-		{
 			enqueue_into_table(&args, &journey, cap, &answer);
-			accepted = true;
-		}
-		if (accepted)
-			request_accepted();
 	}
 	SPI_finish();
 	PG_RETURN_DATUM(queue_entry(fcinfo, &answer));

@@ -310,7 +310,7 @@ settle(bool committed, SubTransactionId sub, SubTransactionId parent)
 {
 	uint64		served_slots = 0;
 	int			kept = 0;
-	bool		given_back = false;
+	bool		ready = false;	/* requests became ready to serve */
 
 	if (sub != InvalidSubTransactionId && committed)
 	{
@@ -343,7 +343,10 @@ settle(bool committed, SubTransactionId sub, SubTransactionId parent)
 		if (e->state == ENTRY_PENDING)
 		{
 			if (committed)
+			{
 				e->state = ENTRY_READY;
+				ready = true;
+			}
 			else
 				free_entry(e);
 		}
@@ -359,14 +362,18 @@ settle(bool committed, SubTransactionId sub, SubTransactionId parent)
 		{
 			drop_answer(e);
 			e->state = ENTRY_READY; /* the server rolled back: serve it again */
-			given_back = true;
+			ready = true;
 		}
 	}
 	LWLockRelease(ring->lock);
 	nowned = kept;
 
-	/* the worker sleeps until told: requests are waiting again */
-	if (given_back)
+	/*
+	 * The worker sleeps until told: tell it now that they are ready (not
+	 * before: a worker woken by a callback that ran before this one would
+	 * find them still pending, and sleep on).
+	 */
+	if (ready)
 		queue_signal_wake_worker();
 
 	/*

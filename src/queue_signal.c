@@ -69,7 +69,6 @@ static QueueSignalShared *queue_signal = NULL;
 
 /* this transaction's signals, sent when it commits */
 static uint64 pending_batch_slots = 0;
-static bool pending_worker_wakeup = false;
 static bool pending_timetable_change = false;
 static bool xact_callback_registered = false;
 
@@ -149,19 +148,15 @@ queue_signal_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 	{
 		case XACT_EVENT_COMMIT:
 			queue_signal_batches_done(pending_batch_slots);
-			if (pending_worker_wakeup)
-				queue_signal_wake_worker();
 			if (pending_timetable_change)
 				pg_atomic_fetch_add_u64(&queue_signal->timetable_changes, 1);
 			pending_batch_slots = 0;
-			pending_worker_wakeup = false;
 			pending_timetable_change = false;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			pending_batch_slots = 0;
-			pending_worker_wakeup = false;
 			pending_timetable_change = false;
 			break;
 		default:
@@ -283,20 +278,6 @@ ticket_queue_notify_served(PG_FUNCTION_ARGS)
 		pending_batch_slots |= queue_signal_slot_bit(PG_GETARG_INT64(0));
 	}
 	PG_RETURN_VOID();
-}
-
-/*
- * ticket.queue_notify_accepted(): when this transaction commits, wake the
- * queue worker.
- */
-void
-queue_signal_accepted(void)
-{
-	if (queue_signal != NULL)
-	{
-		ensure_xact_callback();
-		pending_worker_wakeup = true;
-	}
 }
 
 /*
