@@ -29,6 +29,9 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_collation_d.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
@@ -36,8 +39,10 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "replication/syncrep.h"
+#include "storage/lmgr.h"
 #include "utils/fmgrprotos.h"
-#include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "commands/trigger.h"
 #include "utils/timestamp.h"
 #include "storage/latch.h"
@@ -551,20 +556,82 @@ check_admission(const EnqueueArgs *args, const EnqueueJourney *journey)
 }
 
 /*
+ * Request ids for the ring, QUEUE_RING_ID_BLOCK at a time, reserved on disk
+ * before the ring hands out any of them: a client keeps its request id
+ * across a crash, so an id must never be handed out again, and the ring's
+ * own count dies with the server.  The database's request id sequence is
+ * moved past the block (nextval, then setval to the block's end; a
+ * sequence is not transactional, so the move stands whatever becomes of
+ * this transaction) and the WAL is flushed up to that move (and sent to
+ * synchronous standbys, as a commit is) before the ring learns of the
+ * block.  After a restart, or on a promoted standby that replayed it,
+ * numbering goes on past the block.  One flush per block: a sliver of an
+ * enqueue's cost.
+ *
+ * Reservers of a database take turns on a lock of the sequence that only
+ * they take (SHARE UPDATE EXCLUSIVE: it does not stop nextval(), and no
+ * role but its owner can take it), so a block is never cut into; each
+ * looks again under the lock, so a block reserved meanwhile serves them
+ * all.  False when the ring numbers as many databases as it can.
+ */
+static bool
+reserve_request_ids(void)
+{
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		values[2];
+	Oid			sequence;
+	int64		last_id;
+	int64		reserved_to;
+	int64		position_base = 0;
+	bool		new_counter;
+	bool		added;
+
+	sequence = get_relname_relid("queue_request_request_id_seq", get_namespace_oid("ticket", false));
+	if (!OidIsValid(sequence))
+		elog(ERROR, "ticket.enqueue: sequence ticket.queue_request_request_id_seq is missing");
+	LockRelationOid(sequence, ShareUpdateExclusiveLock);
+	if (!queue_ring_ids_needed(&last_id, &new_counter))
+	{
+		UnlockRelationOid(sequence, ShareUpdateExclusiveLock);
+		return true;
+	}
+
+	/* past both the sequence and what the ring handed out (an extension dropped and created again) */
+	values[0] = Int64GetDatum(last_id);
+	values[1] = Int64GetDatum(QUEUE_RING_ID_BLOCK);
+	run_plan(keep_plan(&request_id_plan,
+					   "SELECT pg_catalog.setval('ticket.queue_request_request_id_seq', "
+					   "  GREATEST(n.v, $1) + $2) "
+					   "FROM (SELECT pg_catalog.nextval('ticket.queue_request_request_id_seq') AS v) n",
+					   2, types),
+			 values, NULL, false);
+	reserved_to = column_int8(0, 1);
+	if (new_counter)
+		position_base = next_value(&position_plan, "SELECT nextval('ticket.queue_position_seq')");
+
+	/* on disk (and on synchronous standbys) before any id of the block is handed out */
+	XLogFlush(XactLastRecEnd);
+	SyncRepWaitForLSN(XactLastRecEnd, false);
+
+	added = queue_ring_add_ids(reserved_to - QUEUE_RING_ID_BLOCK, reserved_to, position_base);
+	UnlockRelationOid(sequence, ShareUpdateExclusiveLock);
+	return added;
+}
+
+/*
  * Step 6a, preloaded: the request goes into the ring in shared memory and
  * no table row is written (queue_ring.c says why).  The ring checks the cap
  * and "one waiting request per user and run" under its lock, so both are
- * exact.  True when a new request was accepted; false when a concurrent
- * call with the same client id got there first and this is that request.
+ * exact.  The answer is a new request, or the one a concurrent call with
+ * the same client id got there first with.  The worker is woken once a new
+ * request is ready to serve, when this transaction commits (queue_ring.c).
  */
-static bool
+static void
 enqueue_into_ring(const EnqueueArgs *args, const EnqueueJourney *journey, int32 cap, EnqueueAnswer *answer)
 {
 	QueueRingRequest req;
 	QueueRingAnswer accepted;
 	QueueRingOutcome outcome;
-	int64		request_id_base = 0;
-	int64		position_base = 0;
 
 	memset(&req, 0, sizeof(req));
 	req.run_id = journey->run_id;
@@ -587,24 +654,26 @@ enqueue_into_ring(const EnqueueArgs *args, const EnqueueJourney *journey, int32 
 		req.client_id_len = len;
 	}
 
-	/* numbers go on from the table's sequences after a server start */
-	if (queue_ring_needs_base())
+	/* no request id left that is reserved on disk: reserve some, and ask again */
+	while ((outcome = queue_ring_accept(&req, cap, &accepted)) == QUEUE_RING_NEEDS_IDS)
 	{
-		request_id_base = next_value(&request_id_plan, "SELECT nextval('ticket.queue_request_request_id_seq')");
-		position_base = next_value(&position_plan, "SELECT nextval('ticket.queue_position_seq')");
+		if (!reserve_request_ids())
+		{
+			outcome = QUEUE_RING_FULL;
+			break;
+		}
 	}
-
-	outcome = queue_ring_accept(&req, cap, request_id_base, position_base, &accepted);
 	switch (outcome)
 	{
 		case QUEUE_RING_ACCEPTED:
+		case QUEUE_RING_NEEDS_IDS:
 			break;
 		case QUEUE_RING_SAME_CLIENT_ID:
 			if (!same_request(args, journey, accepted.run_id, accepted.from_stop, accepted.to_stop,
 							  accepted.seat_class))
 				request_id_used(args->client_id, accepted.request_id);
 			answer_waiting(answer, accepted.request_id, accepted.position, accepted.ahead);
-			return false;
+			return;
 		case QUEUE_RING_USER_WAITING:
 			already_waiting(args->user_id);
 			break;
@@ -614,7 +683,6 @@ enqueue_into_ring(const EnqueueArgs *args, const EnqueueJourney *journey, int32 
 			break;
 	}
 	answer_waiting(answer, accepted.request_id, accepted.position, accepted.ahead);
-	return true;
 }
 
 /*
@@ -662,21 +730,17 @@ enqueue_into_table(const EnqueueArgs *args, const EnqueueJourney *journey, int32
 	if (SPI_processed != 1)
 		already_waiting(args->user_id);
 	answer_waiting(answer, column_int8(0, 1), column_int8(0, 2), ahead);
-}
 
-/*
- * Step 7, a new request accepted.  A queued request is a click, not a sale:
- * its commit need not wait for the disk (the seats a server then holds
- * commit as usual, and durably after it).  A crash may forget requests
- * accepted in its last moments; their status then says TK019 and the
- * client asks again.  The worker is woken when this transaction commits.
- */
-static void
-request_accepted(void)
-{
-	(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_LOCAL, true, 0, false);
-	queue_signal_accepted();
+	/*
+	 * The request id is the client's once the caller commits.  A caller
+	 * committing asynchronously (synchronous_commit = off) may lose the
+	 * request in a crash; the id must not go with it, or the sequence would
+	 * hand it out again: the WAL up to this row, and so up to the sequence's
+	 * move past the id, goes to disk now.  (A synchronous commit does that
+	 * anyway.)
+	 */
+	if (synchronous_commit == SYNCHRONOUS_COMMIT_OFF)
+		XLogFlush(XactLastRecEnd);
 }
 
 /*
@@ -702,18 +766,17 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 	resolve_journey(&args, &journey);
 	if (args.client_id == NULL || !find_repeated_request(&args, &journey, &answer))
 	{
-		bool		accepted;
-
+		/*
+		 * The request commits with the caller's transaction and settings:
+		 * whatever else the transaction wrote is as durable as the caller
+		 * asked.  (Preloaded, the request itself writes nothing a commit
+		 * would flush: it waits in shared memory, and a crash forgets it.)
+		 */
 		check_admission(&args, &journey);
 		if (queue_ring_available())
-			accepted = enqueue_into_ring(&args, &journey, cap, &answer);
+			enqueue_into_ring(&args, &journey, cap, &answer);
 		else
-		{
 			enqueue_into_table(&args, &journey, cap, &answer);
-			accepted = true;
-		}
-		if (accepted)
-			request_accepted();
 	}
 	SPI_finish();
 	PG_RETURN_DATUM(queue_entry(fcinfo, &answer));
@@ -774,6 +837,22 @@ served_answer(FunctionCallInfo fcinfo, QueueRingServed *served)
 }
 
 /*
+ * TK025: the request waits for the commit of the caller's own transaction
+ * (its enqueue, or the batch that gave it back); waiting for it there
+ * would only wait out the timeout.
+ */
+static void
+queued_in_this_transaction(int64 request_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_TICKET_QUEUED_IN_THIS_TRANSACTION),
+			 errmsg("queued request %lld cannot be served before this transaction commits",
+					(long long) request_id),
+			 errdetail("It was queued in this transaction; no server sees it before the commit."),
+			 errhint("Commit after ticket.enqueue(), then call ticket.queue_wait().")));
+}
+
+/*
  * queue_wait(request_id bigint, timeout interval): the answer once the
  * request is served, or its status at the timeout.  In C, as enqueue: a
  * waiter costs a sleep and one query for its answer.
@@ -810,6 +889,10 @@ ticket_queue_wait(PG_FUNCTION_ARGS)
 	request_id = PG_GETARG_INT64(0);
 	value = Int64GetDatum(request_id);
 
+	/* queued by this very transaction: no server sees it before the commit */
+	if (queue_ring_queued_here(request_id))
+		queued_in_this_transaction(request_id);
+
 	/* waiting in shared memory: sleep there until a batch has served it */
 	if (!queue_ring_wait_for(request_id, until))
 	{
@@ -831,14 +914,19 @@ ticket_queue_wait(PG_FUNCTION_ARGS)
 		bool		signals = queue_signal_available();
 
 		run_plan(keep_plan(&wait_row_plan,
-						   "SELECT q.run_id, q.status FROM ticket.queue_request q WHERE q.request_id = $1",
+						   "SELECT q.run_id, q.status, q.xmin FROM ticket.queue_request q WHERE q.request_id = $1",
 						   1, types),
 				 &value, NULL, false);
 		if (SPI_processed != 1)
 			break;
 		run_id = DatumGetInt64(column(0, 1, &isnull));
 		status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-		if (strcmp(status, "waiting") != 0 || GetCurrentTimestamp() >= until)
+		if (strcmp(status, "waiting") != 0)
+			break;
+		/* written by this very transaction (enqueued, or given back by a batch it ran) */
+		if (TransactionIdIsCurrentTransactionId(DatumGetTransactionId(column(0, 3, &isnull))))
+			queued_in_this_transaction(request_id);
+		if (GetCurrentTimestamp() >= until)
 			break;
 		if (signals)
 		{

@@ -9,9 +9,17 @@
  * library preloaded, ticket.enqueue() instead puts the request into a ring
  * of entries in shared memory; the server that serves it copies it into
  * ticket.queue_request, served, in the batch that serves it.  Requests that
- * are waiting therefore live here and nowhere else: a server restart
- * forgets them (queue_status() then says TK019 and the client asks again),
- * as an asynchronous commit of the 1.2 enqueue could.
+ * are waiting therefore live here and nowhere else: a crash or a restart
+ * forgets them (queue_status() then says TK019 and the client asks again).
+ *
+ * Request ids.  A client holds on to its request id across a crash, so an
+ * id must never be handed out twice: ids come from blocks of
+ * QUEUE_RING_ID_BLOCK that enqueue reserves from the database's sequence
+ * and flushes to the WAL before any id of the block is handed out
+ * (queue_enqueue.c).  After a restart numbering goes on past every block
+ * reserved before, on this server or on the primary a promoted standby
+ * replayed.  Positions only order the requests waiting now and are told
+ * nobody's identity; they go on from their sequence as before.
  *
  * Order.  Positions are numbered under the ring's lock, so they grow with
  * the order of acceptance.  An entry is PENDING until the enqueuing
@@ -76,14 +84,18 @@ typedef struct RingEntry
 } RingEntry;
 
 /*
- * Numbers go on per database from its own sequences (a server moves them
- * past the numbers it writes); an unused counter has dbid InvalidOid.
+ * Numbers go on per database from its own sequences (a server moves the
+ * position sequence past the positions it writes); an unused counter has
+ * dbid InvalidOid.  Request ids up to reserved_request_id are reserved on
+ * disk in the sequence of the extension named.
  */
 typedef struct RingCounter
 {
 	Oid			dbid;
+	Oid			extension;		/* whose sequence reserved the ids */
 	int64		last_position;
 	int64		last_request_id;
+	int64		reserved_request_id;
 } RingCounter;
 
 /*
@@ -194,16 +206,68 @@ current_extension(void)
 	return extension;
 }
 
-/* the database's first request since the server started needs bases for its numbers */
-bool
-queue_ring_needs_base(void)
+/* no request id reserved on disk is left to hand out (the ring's lock is held) */
+static bool
+out_of_ids(RingCounter *counter, Oid extension)
 {
-	bool		needs;
+	return counter == NULL || counter->extension != extension
+		|| counter->last_request_id >= counter->reserved_request_id;
+}
+
+/*
+ * Does this database need request ids reserved before it can accept a
+ * request?  If so, *last_id is the last id handed out (0: none since the
+ * server started) and *new_counter says it also needs a base for positions.
+ */
+bool
+queue_ring_ids_needed(int64 *last_id, bool *new_counter)
+{
+	RingCounter *counter;
+	bool		needed;
 
 	LWLockAcquire(ring->lock, LW_SHARED);
-	needs = counter_of(MyDatabaseId) == NULL;
+	counter = counter_of(MyDatabaseId);
+	needed = out_of_ids(counter, current_extension());
+	*last_id = counter ? counter->last_request_id : 0;
+	*new_counter = counter == NULL;
 	LWLockRelease(ring->lock);
-	return needs;
+	return needed;
+}
+
+/*
+ * Request ids last_id + 1 .. reserved_to are reserved on disk (in the
+ * current extension's sequence): hand them out.  position_base numbers the
+ * positions of a database new to the ring.  False when the ring numbers as
+ * many databases as it can.
+ */
+bool
+queue_ring_add_ids(int64 last_id, int64 reserved_to, int64 position_base)
+{
+	RingCounter *counter;
+	bool		added = true;
+
+	LWLockAcquire(ring->lock, LW_EXCLUSIVE);
+	counter = counter_of(MyDatabaseId);
+	if (counter == NULL)
+	{
+		counter = counter_of(InvalidOid);
+		if (counter == NULL || position_base == 0)
+			added = false;
+		else
+		{
+			counter->dbid = MyDatabaseId;
+			counter->last_position = position_base;
+		}
+	}
+	if (added)
+	{
+		/* (the reservers of a database take turns, so this only moves on) */
+		counter->extension = current_extension();
+		counter->last_request_id = Max(counter->last_request_id, last_id);
+		counter->reserved_request_id = reserved_to;
+	}
+	LWLockRelease(ring->lock);
+	return added;
 }
 
 /* the answer slot holds the answer to this entry's request */
@@ -246,6 +310,7 @@ settle(bool committed, SubTransactionId sub, SubTransactionId parent)
 {
 	uint64		served_slots = 0;
 	int			kept = 0;
+	bool		ready = false;	/* requests became ready to serve */
 
 	if (sub != InvalidSubTransactionId && committed)
 	{
@@ -278,7 +343,10 @@ settle(bool committed, SubTransactionId sub, SubTransactionId parent)
 		if (e->state == ENTRY_PENDING)
 		{
 			if (committed)
+			{
 				e->state = ENTRY_READY;
+				ready = true;
+			}
 			else
 				free_entry(e);
 		}
@@ -294,10 +362,19 @@ settle(bool committed, SubTransactionId sub, SubTransactionId parent)
 		{
 			drop_answer(e);
 			e->state = ENTRY_READY; /* the server rolled back: serve it again */
+			ready = true;
 		}
 	}
 	LWLockRelease(ring->lock);
 	nowned = kept;
+
+	/*
+	 * The worker sleeps until told: tell it now that they are ready (not
+	 * before: a worker woken by a callback that ran before this one would
+	 * find them still pending, and sleep on).
+	 */
+	if (ready)
+		queue_signal_wake_worker();
 
 	/*
 	 * Wake the sessions waiting on those runs, now that their requests are
@@ -408,6 +485,28 @@ describe(RingEntry *e, QueueRingAnswer *answer)
 	}
 }
 
+/*
+ * The request was queued by this backend's transaction, which has not
+ * committed yet: no server can see it before that.
+ */
+bool
+queue_ring_queued_here(int64 request_id)
+{
+	bool		found = false;
+
+	if (ring == NULL || nowned == 0)
+		return false;
+	LWLockAcquire(ring->lock, LW_SHARED);
+	for (int k = 0; k < nowned && !found; k++)
+	{
+		RingEntry  *e = &ring->entries[owned[k]];
+
+		found = e->state == ENTRY_PENDING && e->request_id == request_id;
+	}
+	LWLockRelease(ring->lock);
+	return found;
+}
+
 /* a waiting request of the user by its client request id */
 bool
 queue_ring_find_client(int64 user_id, const char *client_id, int client_id_len, QueueRingAnswer *answer)
@@ -432,14 +531,13 @@ queue_ring_find_client(int64 user_id, const char *client_id, int client_id_len, 
 
 /*
  * Accept a request: check it against the requests waiting, number it and
- * keep it, PENDING until this transaction ends.  The bases (fresh values
- * of the request id and position sequences) number the first request since
- * the server started, so numbers go on from those of the table; servers
- * move the sequences past the numbers they write.
+ * keep it, PENDING until this transaction ends.  QUEUE_RING_NEEDS_IDS when
+ * the database has no request id reserved on disk left to give it (the
+ * first request since the server started, say): the caller reserves a
+ * block (queue_ring_add_ids) and asks again.
  */
 QueueRingOutcome
-queue_ring_accept(const QueueRingRequest *req, int32 cap, int64 request_id_base, int64 position_base,
-				  QueueRingAnswer *answer)
+queue_ring_accept(const QueueRingRequest *req, int32 cap, QueueRingAnswer *answer)
 {
 	int			slot = -1;
 	int64		ahead = 0;
@@ -486,6 +584,12 @@ queue_ring_accept(const QueueRingRequest *req, int32 cap, int64 request_id_base,
 		LWLockRelease(ring->lock);
 		return QUEUE_RING_RUN_FULL;
 	}
+	counter = counter_of(MyDatabaseId);
+	if (out_of_ids(counter, extension))
+	{
+		LWLockRelease(ring->lock);
+		return QUEUE_RING_NEEDS_IDS;
+	}
 	if (slot < 0)
 	{
 		if (ring->high_water >= ring->capacity)
@@ -494,20 +598,6 @@ queue_ring_accept(const QueueRingRequest *req, int32 cap, int64 request_id_base,
 			return QUEUE_RING_FULL;
 		}
 		slot = ring->high_water++;
-	}
-	counter = counter_of(MyDatabaseId);
-	if (counter == NULL)
-	{
-		counter = counter_of(InvalidOid);
-		if (counter == NULL || position_base == 0)
-		{
-			/* more databases queue at once than the ring numbers (or no base drawn) */
-			LWLockRelease(ring->lock);
-			return QUEUE_RING_FULL;
-		}
-		counter->dbid = MyDatabaseId;
-		counter->last_position = position_base;
-		counter->last_request_id = request_id_base;
 	}
 	e = &ring->entries[slot];
 	e->state = ENTRY_PENDING;

@@ -33,7 +33,8 @@ typedef enum QueueRingOutcome
 	QUEUE_RING_USER_WAITING,	/* the user already waits on the run: TK020 */
 	QUEUE_RING_RUN_FULL,		/* the run's queue is at its cap: TK018 */
 	QUEUE_RING_FULL,			/* the ring itself is full: TK018 */
-	QUEUE_RING_SAME_CLIENT_ID	/* the client id names a waiting request */
+	QUEUE_RING_SAME_CLIENT_ID,	/* the client id names a waiting request */
+	QUEUE_RING_NEEDS_IDS		/* no request id reserved on disk is left: reserve, ask again */
 } QueueRingOutcome;
 
 /* what accept found or made */
@@ -70,10 +71,19 @@ typedef struct QueueRingServed
 extern bool queue_ring_answer_of(int64 request_id, QueueRingServed *served);
 extern bool queue_ring_available(void);
 extern bool queue_ring_wait_for(int64 request_id, TimestampTz until);
-extern bool queue_ring_needs_base(void);
+extern bool queue_ring_queued_here(int64 request_id);
 extern bool queue_ring_find_client(int64 user_id, const char *client_id, int client_id_len,
 								   QueueRingAnswer *answer);
-extern QueueRingOutcome queue_ring_accept(const QueueRingRequest *req, int32 cap, int64 request_id_base,
-										  int64 position_base, QueueRingAnswer *answer);
+extern QueueRingOutcome queue_ring_accept(const QueueRingRequest *req, int32 cap, QueueRingAnswer *answer);
+
+/*
+ * Request ids are handed out from blocks reserved on disk (queue_enqueue.c
+ * moves the database's sequence past a block and flushes that to the WAL
+ * first), so that no id is ever handed out twice, whatever restarts or
+ * crashes in between.
+ */
+#define QUEUE_RING_ID_BLOCK 1024
+extern bool queue_ring_ids_needed(int64 *last_id, bool *new_counter);
+extern bool queue_ring_add_ids(int64 last_id, int64 reserved_to, int64 position_base);
 
 #endif							/* TICKET_QUEUE_RING_H */

@@ -5,11 +5,12 @@
  *
  * Without them a caller of ticket.queue_wait() has to look at its request
  * again and again (about 11 times per answer in the 64-client benchmark, 2.6
- * with them), and an idle queue worker notices a request only after
- * ticket.queue_naptime: CPU taken from the worker, and latency.  With
- * the library in shared_preload_libraries (which the worker needs anyway),
- * a committed batch wakes exactly the sessions waiting on its run, and a
- * committed enqueue wakes the worker.
+ * with them), and an idle queue worker would have to look for requests
+ * again and again: CPU for nothing, and latency.  With the library in
+ * shared_preload_libraries (which the worker needs anyway), a committed
+ * batch wakes exactly the sessions waiting on its run, and a committed
+ * enqueue (or a batch that gave its requests back) wakes the worker, which
+ * otherwise sleeps.
  *
  * Runs share 64 slots (run id modulo 64), each a counter of committed
  * batches and a condition variable.  A waiter reads its slot's counter
@@ -68,7 +69,6 @@ static QueueSignalShared *queue_signal = NULL;
 
 /* this transaction's signals, sent when it commits */
 static uint64 pending_batch_slots = 0;
-static bool pending_worker_wakeup = false;
 static bool pending_timetable_change = false;
 static bool xact_callback_registered = false;
 
@@ -122,6 +122,25 @@ slot_of(int64 run_id)
 	return &queue_signal->slots[(uint64) run_id % QUEUE_SIGNAL_SLOTS];
 }
 
+/*
+ * Wake the queue worker now, if it serves this database: requests wait.
+ * It sleeps until told (or for a while), so whatever makes a request ready
+ * to serve tells it: a committed enqueue, a batch that gave its requests
+ * back.
+ */
+void
+queue_signal_wake_worker(void)
+{
+	if (queue_signal != NULL && pg_atomic_read_u32(&queue_signal->worker_database) == MyDatabaseId)
+	{
+		uint32		procno = pg_atomic_read_u32(&queue_signal->worker_procno);
+
+		/* a worker that has just exited gets a harmless extra wake-up */
+		if (procno != INVALID_PGPROCNO)
+			SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+	}
+}
+
 static void
 queue_signal_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 {
@@ -129,26 +148,15 @@ queue_signal_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 	{
 		case XACT_EVENT_COMMIT:
 			queue_signal_batches_done(pending_batch_slots);
-			if (pending_worker_wakeup
-				&& pg_atomic_read_u32(&queue_signal->worker_database) == MyDatabaseId)
-			{
-				uint32		procno = pg_atomic_read_u32(&queue_signal->worker_procno);
-
-				/* a worker that has just exited gets a harmless extra wake-up */
-				if (procno != INVALID_PGPROCNO)
-					SetLatch(&ProcGlobal->allProcs[procno].procLatch);
-			}
 			if (pending_timetable_change)
 				pg_atomic_fetch_add_u64(&queue_signal->timetable_changes, 1);
 			pending_batch_slots = 0;
-			pending_worker_wakeup = false;
 			pending_timetable_change = false;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			pending_batch_slots = 0;
-			pending_worker_wakeup = false;
 			pending_timetable_change = false;
 			break;
 		default:
@@ -276,20 +284,6 @@ ticket_queue_notify_served(PG_FUNCTION_ARGS)
 		pending_batch_slots |= queue_signal_slot_bit(PG_GETARG_INT64(0));
 	}
 	PG_RETURN_VOID();
-}
-
-/*
- * ticket.queue_notify_accepted(): when this transaction commits, wake the
- * queue worker.
- */
-void
-queue_signal_accepted(void)
-{
-	if (queue_signal != NULL)
-	{
-		ensure_xact_callback();
-		pending_worker_wakeup = true;
-	}
 }
 
 /*

@@ -14,8 +14,8 @@
 /* the queue worker: enqueue commits set this process's latch */
 extern void queue_signal_register_worker(void);
 
-/* when this transaction commits, wake the queue worker */
-extern void queue_signal_accepted(void);
+/* wake the queue worker now (requests of this database are ready to serve) */
+extern void queue_signal_wake_worker(void);
 
 /* C-level forms of queue_batch_count(), queue_sleep() and a batch's signal */
 extern bool queue_signal_available(void);

@@ -10,6 +10,10 @@
  * shared_preload_libraries (as pg_cron does); without it, anything that
  * calls ticket.serve_queue() in a loop serves the queue just as well.
  *
+ * Idle, it costs nothing: with no request waiting it sleeps on its latch,
+ * which a committed enqueue sets (queue_signal.c), and looks on its own
+ * only once a minute.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -39,7 +43,10 @@
 /* empty: no worker */
 static char *queue_database = NULL;
 
-/* pause between rounds that found nothing to serve, in milliseconds */
+/*
+ * pause after a round that found requests waiting but could serve none (a
+ * run another server is busy with, a batch rolled back), in milliseconds
+ */
 static int	queue_naptime_ms = 10;
 
 /* most requests of one run served in one transaction */
@@ -50,6 +57,14 @@ static int	queue_max_waiting = 10000;
 
 /* pause while the extension is not installed in queue_database */
 #define NOT_INSTALLED_NAPTIME_MS 10000
+
+/*
+ * Longest sleep of an idle worker.  Whatever makes a request ready to serve
+ * sets its latch (a committed enqueue, a batch that gave its requests back:
+ * queue_signal.c), so an idle worker costs nothing until then; it looks
+ * anyway once a minute, should a wake-up ever be lost.
+ */
+#define IDLE_NAPTIME_MS 60000
 
 PGDLLEXPORT void ticket_queue_worker_main(Datum main_arg);
 
@@ -72,8 +87,8 @@ queue_worker_init(void)
 								   0,
 								   NULL, NULL, NULL);
 	DefineCustomIntVariable("ticket.queue_naptime",
-							"How long the queue worker sleeps when no request is waiting.",
-							NULL,
+							"How long the queue worker pauses when requests wait but none could be served.",
+							"With no request waiting it sleeps until an enqueue wakes it.",
 							&queue_naptime_ms,
 							10,
 							1,
@@ -289,8 +304,20 @@ ticket_queue_worker_main(Datum main_arg pg_attribute_unused())
 				served += serve_run(runs[i], round_context);
 				CHECK_FOR_INTERRUPTS();
 			}
-			/* requests arrived while serving: serve them at once */
-			nap_ms = served > 0 ? 0 : failed ? NOT_INSTALLED_NAPTIME_MS / 10 : queue_naptime_ms;
+			/*
+			 * Requests arrived while serving: serve them at once.  Requests
+			 * wait that none could serve (another server busy with the run,
+			 * a batch rolled back): look again after the naptime.  Nothing
+			 * waits: sleep until an enqueue wakes us.
+			 */
+			if (served > 0)
+				nap_ms = 0;
+			else if (failed)
+				nap_ms = NOT_INSTALLED_NAPTIME_MS / 10;
+			else if (nruns > 0)
+				nap_ms = queue_naptime_ms;
+			else
+				nap_ms = IDLE_NAPTIME_MS;
 		}
 
 		MemoryContextSwitchTo(TopMemoryContext);

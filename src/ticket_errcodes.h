@@ -61,8 +61,8 @@
  */
 #define ERRCODE_TICKET_QUEUE_FULL MAKE_SQLSTATE('T','K','0','1','8')
 /*
- * TK019: no such queued request (or one forgotten: a server restart, a
- * request id used twice at once)
+ * TK019: no such queued request (or one forgotten: still waiting when the
+ * server crashed or restarted, or a request id used twice at once)
  */
 #define ERRCODE_TICKET_NO_SUCH_QUEUED_REQUEST MAKE_SQLSTATE('T','K','0','1','9')
 /* TK020: the user already waits in this run's queue */
@@ -78,6 +78,11 @@
 #define ERRCODE_TICKET_ALREADY_ON_WAITLIST MAKE_SQLSTATE('T','K','0','2','3')
 /* TK024: no such waitlist request */
 #define ERRCODE_TICKET_NO_SUCH_WAITLIST_REQUEST MAKE_SQLSTATE('T','K','0','2','4')
+/*
+ * TK025: the request was queued by the caller's own transaction, which has
+ * not committed: nobody can serve it before that (commit, then wait)
+ */
+#define ERRCODE_TICKET_QUEUED_IN_THIS_TRANSACTION MAKE_SQLSTATE('T','K','0','2','5')
 /* TK030: from and to are the same station (by code or name) */
 #define ERRCODE_TICKET_SAME_STATION MAKE_SQLSTATE('T','K','0','3','0')
 /*

@@ -236,7 +236,10 @@ BEGIN
 		IF NOT FOUND THEN
 			SELECT * INTO q FROM queue_request x WHERE x.request_id = queue_status.request_id;
 			IF NOT FOUND THEN
-				RAISE EXCEPTION 'no such queued request: %', request_id USING ERRCODE = 'TK019';
+				-- (request ids are never handed out twice: an id a client
+				-- was given names its request or nothing)
+				RAISE EXCEPTION 'no such queued request: %', request_id USING ERRCODE = 'TK019',
+					HINT = 'A request still waiting when the server restarted is forgotten: enqueue it again.';
 			END IF;
 		END IF;
 	END IF;
@@ -747,6 +750,10 @@ BEGIN
 	END IF;
 	RAISE WARNING 'ticket queue: batch of % requests on run % failed, serving one: %', n, queue_batch_recover.run_id, message;
 	BEGIN
+		-- served as grab serves it: not on a run whose sales are not open
+		IF NOT EXISTS (SELECT 1 FROM run ru WHERE ru.run_id = queue_batch_recover.run_id AND ru.status = 'open') THEN
+			PERFORM raise_sales_not_open(train_code, queue_batch_recover.service_date);
+		END IF;
 		got := hold_seat(users[1], queue_batch_recover.run_id, queue_batch_recover.train_id, journeys[1],
 			(enum_range(NULL::seat_class))[wanted[1]], client_ids[1], true,
 			format('on train %s on %s %s', train_code, queue_batch_recover.service_date, journeys[1]));
