@@ -11,6 +11,8 @@ OBJS = src/ticket.o src/segment.o src/segrange.o src/segrange_gist.o src/seatmap
 	src/shmem.o src/queue_worker.o src/queue_signal.o src/queue_ring.o src/queue_enqueue.o src/journey_cache.o src/run_live.o src/seatassign.o src/seatassign_sql.o src/seatgroup.o src/seatgroup_sql.o
 # 1.7: the extension's own locks, out of reach of other roles
 OBJS += src/ticket_locks.o
+# 1.7: risk signals counted in shared memory (issue 14)
+OBJS += src/risk.o
 PG_CFLAGS = -Wall -Wextra -Werror
 # Server headers as system headers: -Wextra then checks our code, not theirs.
 PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server)
@@ -38,6 +40,8 @@ REGRESS += passengers
 REGRESS += bad_arguments
 # 1.7: the queue's hardening (issue 13)
 REGRESS += queue_hardening
+# 1.7: risk signals (issue 14)
+REGRESS += risk
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/temp.conf
 
 ISOLATION = segrange_exclusion grab_last_seat grab_same_user confirm_vs_expiry cancel_vs_confirm grab_repeatable_read
@@ -47,6 +51,8 @@ ISOLATION += queue_fifo waitlist_vs_grab
 ISOLATION += waitlist_group_vs_grab
 # 1.4: real-name tickets
 ISOLATION += passenger_overlap change_vs_refund group_grab_race daily_cancel_limit
+# 1.7: risk signals counted in shared memory (issue 14)
+ISOLATION += risk_counts
 ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=test/isolation/temp.conf \
 	--inputdir=test/isolation --outputdir=test/isolation/output
 

@@ -144,6 +144,9 @@ INSERT INTO public.bad_args_fn VALUES
 	('ticket.valid_resident_id(text)', 'ticket_app', ARRAY[$$'11010519491231002X'$$]),
 	('ticket.setting(text)', 'ticket_app', ARRAY[$$'max_passengers'$$]),
 	('ticket.hold_timeout()', 'ticket_app', '{}'),
+	-- risk signals (app)
+	('ticket.risk(bigint)', 'ticket_app', ARRAY['3']),
+	('ticket.captcha_passed(bigint)', 'ticket_app', ARRAY['3']),
 	-- the type's constructors (README, "The type ticket.segrange")
 	('ticket.segrange(integer,integer)', 'ticket_app', ARRAY['1', '3']),
 	('ticket.segrange(int4range)', 'ticket_app', ARRAY[$$'[1,3)'$$]);

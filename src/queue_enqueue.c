@@ -54,6 +54,7 @@
 #include "run_live.h"
 #include "queue_signal.h"
 #include "queue_worker.h"
+#include "risk.h"
 #include "ticket.h"
 #include "ticket_errcodes.h"
 #include "ticket_locks.h"
@@ -295,6 +296,24 @@ read_arguments(FunctionCallInfo fcinfo, EnqueueArgs *args)
 				 errmsg("request id is too long for the queue: %d bytes",
 						(int) VARSIZE_ANY_EXHDR(args->client_id)),
 				 errdetail("The queue keeps request ids of at most %d bytes.", QUEUE_RING_CLIENT_ID_MAX)));
+}
+
+/*
+ * Step 1b, risk control (README, Risk signals): with risk checks on, the
+ * grab step ticket.check_risk() counts the attempt and refuses it with
+ * TK075 at the blocking level.  Off, no query.
+ */
+static SPIPlanPtr risk_plan = NULL;
+
+static void
+check_risk(const EnqueueArgs *args)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(args->user_id)};
+
+	if (!risk_checks_on())
+		return;
+	run_plan(keep_plan(&risk_plan, "SELECT ticket.check_risk($1, NULL)", 1, types), values, NULL, false);
 }
 
 /*
@@ -762,6 +781,7 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 	ticket_check_primary();
 	read_arguments(fcinfo, &args);
 	SPI_connect();
+	check_risk(&args);
 	resolve_seat_class(&args);
 	resolve_journey(&args, &journey);
 	if (args.client_id == NULL || !find_repeated_request(&args, &journey, &answer))

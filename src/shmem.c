@@ -3,7 +3,7 @@
  * shmem.c
  *	  The library's shared memory, set up once, as pg_stat_statements does.
  *
- * Three parts live in shared memory when the library is preloaded: the
+ * Four parts live in shared memory when the library is preloaded: the
  * queue's wake-ups (queue_signal.c), the requests waiting in the queue and
  * the answers of served ones (queue_ring.c), and the journeys enqueue has
  * resolved (journey_cache.c).  Each says how much it needs and sets itself
@@ -62,6 +62,7 @@ static const ShmemPart parts[] = {
 	{"ticket queue signals", queue_signal_shmem_size, queue_signal_shmem_init},
 	{"ticket queue ring", queue_ring_shmem_size, queue_ring_shmem_init},
 	{"ticket journeys", journey_cache_shmem_size, journey_cache_shmem_init},
+	{"ticket risk", risk_shmem_size, risk_shmem_init},
 };
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -156,6 +157,20 @@ ticket_shmem_preload(void)
 							&ticket_journey_cache_size,
 							4096,
 							64,
+							TICKET_SHMEM_MAX_ENTRIES,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ticket.risk_entries",
+							"Accounts, clients and documents whose risk signals shared memory counts at once.",
+							"With ticket in shared_preload_libraries and risk checks on, every account, end "
+							"client and identity document seen takes a slot; when the slots of its partition "
+							"are full, it replaces the one seen least recently, whose counts are lost.  Each "
+							"takes about 150 bytes.  Takes effect at server start.",
+							&ticket_risk_entries,
+							16384,
+							32 * 16,
 							TICKET_SHMEM_MAX_ENTRIES,
 							PGC_POSTMASTER,
 							0,

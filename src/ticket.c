@@ -35,6 +35,15 @@ PG_MODULE_MAGIC;
  */
 static int	hold_timeout_s = 15 * 60;
 
+/*
+ * The end client of a call (an IP address or device id), named by the
+ * application in each transaction with set_config('ticket.client', ...,
+ * true); empty: the call names none.  Risk signals (risk.c) count per
+ * client.  (Issue 14 defines it once for the per-client limits and the risk
+ * signals alike.)
+ */
+static char *client_id = NULL;
+
 void		_PG_init(void);
 
 PG_FUNCTION_INFO_V1(ticket_hold_timeout);
@@ -54,6 +63,15 @@ _PG_init(void)
 							PGC_SUSET,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
+	DefineCustomStringVariable("ticket.client",
+							   "The end client of this call (an IP address or device id), as the application names it.",
+							   "Set it in each transaction: SELECT set_config('ticket.client', '<id>', true).  "
+							   "Risk signals count per client; empty, the call names no client.",
+							   &client_id,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   NULL, NULL, NULL);
 	/* shared memory, and the settings that size it, only when preloaded */
 	if (process_shared_preload_libraries_in_progress)
 		ticket_shmem_preload();

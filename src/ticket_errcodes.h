@@ -146,6 +146,11 @@
  */
 #define ERRCODE_TICKET_NOT_THIS_USERS MAKE_SQLSTATE('T','K','0','5','7')
 /*
+ * TK075: the account (or its end client, or a document it names) is blocked
+ * by risk control: a signal is at or above its blocking threshold
+ */
+#define ERRCODE_TICKET_RISK_BLOCKED MAKE_SQLSTATE('T','K','0','7','5')
+/*
  * TK063: this server is a standby (in recovery): writes go to the primary
  * (connect with target_session_attrs=read-write)
  */

@@ -9,7 +9,11 @@
 -- only what an administrator changed; setting() knows the defaults.
 CREATE TABLE setting (
 	name text PRIMARY KEY
-		CHECK (name IN ('max_passengers', 'max_orders_per_day', 'max_cancels_per_day', 'refund_min_fee')),
+		CHECK (name IN ('max_passengers', 'max_orders_per_day', 'max_cancels_per_day', 'refund_min_fee',
+		                'risk_checks', 'risk_captcha_grabs_per_minute', 'risk_block_grabs_per_minute',
+		                'risk_captcha_expired_holds', 'risk_block_expired_holds', 'risk_captcha_cancels',
+		                'risk_block_cancels', 'risk_captcha_refunds', 'risk_block_refunds',
+		                'risk_captcha_accounts_per_document', 'risk_block_accounts_per_document')),
 	value numeric NOT NULL CHECK (value >= 0)
 );
 COMMENT ON TABLE setting IS 'limits changed by an administrator (ticket.set_setting); missing names take their defaults (see ticket.setting())';
@@ -27,10 +31,22 @@ BEGIN
 		WHEN 'max_orders_per_day' THEN 20
 		WHEN 'max_cancels_per_day' THEN 3		-- 12306
 		WHEN 'refund_min_fee' THEN 2			-- 12306, yuan
+		-- risk signals (src/sql/09_risk.sql): off until risk_checks is 1
+		WHEN 'risk_checks' THEN 0
+		WHEN 'risk_captcha_grabs_per_minute' THEN 30
+		WHEN 'risk_block_grabs_per_minute' THEN 120
+		WHEN 'risk_captcha_expired_holds' THEN 3
+		WHEN 'risk_block_expired_holds' THEN 10
+		WHEN 'risk_captcha_cancels' THEN 5
+		WHEN 'risk_block_cancels' THEN 20
+		WHEN 'risk_captcha_refunds' THEN 5
+		WHEN 'risk_block_refunds' THEN 20
+		WHEN 'risk_captcha_accounts_per_document' THEN 3
+		WHEN 'risk_block_accounts_per_document' THEN 10
 	END);
 END
 $$;
-COMMENT ON FUNCTION setting(text) IS 'a limit: max_passengers (15), max_orders_per_day (20), max_cancels_per_day (3), refund_min_fee (2 yuan); NULL for an unknown name';
+COMMENT ON FUNCTION setting(text) IS 'a limit: max_passengers (15), max_orders_per_day (20), max_cancels_per_day (3), refund_min_fee (2 yuan); risk_checks (0: off) and the risk thresholds risk_captcha_* and risk_block_* (README, Risk signals); NULL for an unknown name';
 REVOKE EXECUTE ON FUNCTION setting(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION setting(text) TO ticket_app, ticket_admin;
 
@@ -43,16 +59,20 @@ BEGIN
 	-- 1.  The fee is money, rounded to 0.5 yuan like every fee.
 	IF setting(name) IS NULL OR value IS NULL OR value = 'NaN'
 	   OR (CASE WHEN name = 'refund_min_fee' THEN value < 0 OR value > 1000 OR value * 2 <> round(value * 2)
+	            WHEN name = 'risk_checks' THEN value NOT IN (0, 1)
 	            ELSE value < 1 OR value > 10000 OR value <> round(value) END) THEN
 		RAISE EXCEPTION 'invalid setting: % = %', left(name, 40), value USING ERRCODE = 'TK055',
-			HINT = 'Settings are max_passengers, max_orders_per_day and max_cancels_per_day, each a whole number from 1 to 10000, and refund_min_fee, 0 to 1000 yuan in steps of 0.5.';
+			HINT = 'Settings are max_passengers, max_orders_per_day, max_cancels_per_day and the risk thresholds risk_captcha_* and risk_block_*, each a whole number from 1 to 10000, refund_min_fee, 0 to 1000 yuan in steps of 0.5, and risk_checks, 0 or 1.';
 	END IF;
 	INSERT INTO ticket.setting AS s (name, value) VALUES (set_setting.name, set_setting.value)
 	ON CONFLICT ON CONSTRAINT setting_pkey DO UPDATE SET value = excluded.value;
+	IF name LIKE 'risk\_%' THEN
+		PERFORM risk_settings_changed();
+	END IF;
 	RETURN value;
 END
 $$;
-COMMENT ON FUNCTION set_setting(text, numeric) IS 'change a limit (see ticket.setting()); error TK055 if unknown or out of range (limits 1 to 10000, refund_min_fee 0 to 1000 in steps of 0.5)';
+COMMENT ON FUNCTION set_setting(text, numeric) IS 'change a limit (see ticket.setting()); error TK055 if unknown or out of range (limits and risk thresholds 1 to 10000, refund_min_fee 0 to 1000 in steps of 0.5, risk_checks 0 or 1)';
 REVOKE EXECUTE ON FUNCTION set_setting(text, numeric) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION set_setting(text, numeric) TO ticket_admin;
 

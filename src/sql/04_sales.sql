@@ -738,6 +738,7 @@ BEGIN
 	UPDATE orders o SET status = 'expired', closed_at = now()
 	WHERE o.order_id = ANY (order_ids) AND o.status = 'held';
 	GET DIAGNOSTICS n = ROW_COUNT;
+	PERFORM note_risk('expired', order_ids);
 	PERFORM seats_returned(r.run_id)
 	FROM (SELECT DISTINCT o.run_id FROM orders o WHERE o.order_id = ANY (order_ids) ORDER BY 1) r;
 	RETURN n;
@@ -759,6 +760,7 @@ BEGIN
 	IF user_id IS NULL THEN
 		RAISE EXCEPTION 'user id must not be null' USING ERRCODE = 'TK017';
 	END IF;
+	PERFORM check_risk(grab.user_id, NULL);
 	-- as the queue keeps them (enqueue); orders.request_id is indexed
 	IF octet_length(request_id) > 128 THEN
 		RAISE EXCEPTION 'request id is too long: % bytes', octet_length(request_id) USING ERRCODE = 'TK017',
@@ -807,6 +809,7 @@ RETURNS SETOF passenger_booking
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
 BEGIN
 	PERFORM require_primary();
+	PERFORM check_risk(grab.user_id, passengers);
 	FOR attempt IN 1..3 LOOP
 		BEGIN
 			RETURN QUERY SELECT * FROM grab_named(user_id, train, service_date, from_station, to_station,
@@ -1403,6 +1406,7 @@ BEGIN
 		ELSE
 			UPDATE user_day u SET cancels = u.cancels + 1
 			WHERE u.user_id = o.user_id AND u.day = beijing_now()::date;
+			PERFORM note_risk('cancel', ARRAY[o.order_id]);
 			RETURN set_order_status(order_id, 'cancelled');
 	END CASE;
 END
@@ -1447,6 +1451,7 @@ BEGIN
 	SELECT t.ticket_id, t.price, t.refund_fee, t.price - t.refund_fee FROM tickets t
 	WHERE t.order_id = o.order_id AND t.status = 'paid' AND (only_ticket IS NULL OR t.ticket_id = only_ticket)
 	ORDER BY t.ticket_id;
+	PERFORM note_risk('refund', ARRAY[o.order_id]);
 	SELECT count(*) FILTER (WHERE t.status IN ('held', 'paid') AND t.ticket_id <> only_ticket),
 	       bool_and(t.status = 'paid') AND (only_ticket IS NULL OR count(*) = 1)
 	INTO others_live, whole

@@ -49,6 +49,7 @@ BEGIN
 	IF user_id IS NULL THEN
 		RAISE EXCEPTION 'user id must not be null' USING ERRCODE = 'TK017';
 	END IF;
+	PERFORM check_risk(join_waitlist.user_id, passengers);
 	SELECT * INTO j FROM journey(train, service_date, from_station, to_station);
 	IF j.run_status <> 'open' THEN
 		PERFORM raise_sales_not_open(upper(train), service_date);
