@@ -3,7 +3,7 @@
 -- level and reports a passed captcha; the counters' own functions are
 -- internal.
 BEGIN;
-SELECT plan(24);
+SELECT plan(27);
 SET LOCAL search_path = ticket, public;
 SET LOCAL client_min_messages = warning;
 
