@@ -42,12 +42,15 @@ CREATE OR REPLACE FUNCTION risk_counts(OUT kind text, OUT subject text, OUT user
 RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'ticket_risk_counts' LANGUAGE C VOLATILE;
 CREATE OR REPLACE FUNCTION document_sharing(user_id bigint) RETURNS integer
-LANGUAGE sql STABLE SET search_path = ticket, pg_catalog, pg_temp AS $$
-	SELECT coalesce(max(n), 0)::integer FROM passenger p,
+LANGUAGE plpgsql STABLE SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
+	-- (PL/pgSQL keeps the plan for the session: a grab step must not plan)
+	RETURN (SELECT coalesce(max(c.n), 0)::integer FROM passenger p,
 		LATERAL (SELECT count(DISTINCT q.user_id) AS n FROM passenger q
 		         WHERE q.document_no = p.document_no AND q.document_type = p.document_type
 		           AND q.removed_at IS NULL) c
-	WHERE p.user_id = document_sharing.user_id AND p.removed_at IS NULL
+	WHERE p.user_id = document_sharing.user_id AND p.removed_at IS NULL);
+END
 $$;
 COMMENT ON FUNCTION document_sharing(bigint) IS 'internal: the most accounts that any one of the account''s passengers (identity documents) is on';
 CREATE VIEW risk_flagged AS
