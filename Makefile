@@ -11,6 +11,8 @@ OBJS = src/ticket.o src/segment.o src/segrange.o src/segrange_gist.o src/seatmap
 	src/shmem.o src/queue_worker.o src/queue_signal.o src/queue_ring.o src/queue_enqueue.o src/journey_cache.o src/run_live.o src/seatassign.o src/seatassign_sql.o src/seatgroup.o src/seatgroup_sql.o
 # 1.7: the extension's own locks, out of reach of other roles
 OBJS += src/ticket_locks.o
+# 1.7: hot runs and the overload breaker (issue 14)
+OBJS += src/breaker.o
 PG_CFLAGS = -Wall -Wextra -Werror
 # Server headers as system headers: -Wextra then checks our code, not theirs.
 PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server)
@@ -38,6 +40,8 @@ REGRESS += passengers
 REGRESS += bad_arguments
 # 1.7: the queue's hardening (issue 13)
 REGRESS += queue_hardening
+# 1.7: hot runs and the overload breaker (issue 14, items 4 and 5)
+REGRESS += overload
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/temp.conf
 
 ISOLATION = segrange_exclusion grab_last_seat grab_same_user confirm_vs_expiry cancel_vs_confirm grab_repeatable_read

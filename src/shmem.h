@@ -44,5 +44,7 @@ extern Size queue_ring_shmem_size(void);
 extern void queue_ring_shmem_init(void *ptr, bool found);
 extern Size journey_cache_shmem_size(void);
 extern void journey_cache_shmem_init(void *ptr, bool found);
+extern Size breaker_shmem_size(void);
+extern void breaker_shmem_init(void *ptr, bool found);
 
 #endif							/* TICKET_SHMEM_H */

@@ -9,7 +9,10 @@
 -- only what an administrator changed; setting() knows the defaults.
 CREATE TABLE setting (
 	name text PRIMARY KEY
-		CHECK (name IN ('max_passengers', 'max_orders_per_day', 'max_cancels_per_day', 'refund_min_fee')),
+		CHECK (name IN ('max_passengers', 'max_orders_per_day', 'max_cancels_per_day', 'refund_min_fee',
+			-- hot runs and the overload breaker (src/sql/09_overload.sql)
+			'hot_queue_length', 'hot_cooldown_seconds', 'breaker_mode', 'breaker_trip_backends',
+			'breaker_hold_seconds')),
 	value numeric NOT NULL CHECK (value >= 0)
 );
 COMMENT ON TABLE setting IS 'limits changed by an administrator (ticket.set_setting); missing names take their defaults (see ticket.setting())';
@@ -27,10 +30,15 @@ BEGIN
 		WHEN 'max_orders_per_day' THEN 20
 		WHEN 'max_cancels_per_day' THEN 3		-- 12306
 		WHEN 'refund_min_fee' THEN 2			-- 12306, yuan
+		WHEN 'hot_queue_length' THEN 0			-- off: no run is marked hot by its queue
+		WHEN 'hot_cooldown_seconds' THEN 60
+		WHEN 'breaker_mode' THEN 1				-- auto, which never trips at level 0
+		WHEN 'breaker_trip_backends' THEN 0		-- off
+		WHEN 'breaker_hold_seconds' THEN 10
 	END);
 END
 $$;
-COMMENT ON FUNCTION setting(text) IS 'a limit: max_passengers (15), max_orders_per_day (20), max_cancels_per_day (3), refund_min_fee (2 yuan); NULL for an unknown name';
+COMMENT ON FUNCTION setting(text) IS 'a limit: max_passengers (15), max_orders_per_day (20), max_cancels_per_day (3), refund_min_fee (2 yuan), hot_queue_length (0: off), hot_cooldown_seconds (60), breaker_mode (1: auto), breaker_trip_backends (0: off), breaker_hold_seconds (10); NULL for an unknown name';
 REVOKE EXECUTE ON FUNCTION setting(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION setting(text) TO ticket_app, ticket_admin;
 
@@ -43,9 +51,14 @@ BEGIN
 	-- 1.  The fee is money, rounded to 0.5 yuan like every fee.
 	IF setting(name) IS NULL OR value IS NULL OR value = 'NaN'
 	   OR (CASE WHEN name = 'refund_min_fee' THEN value < 0 OR value > 1000 OR value * 2 <> round(value * 2)
+	            -- 0 turns these rules off; the breaker's mode is 0 off, 1 auto, 2 on
+	            WHEN name IN ('hot_queue_length', 'breaker_trip_backends', 'breaker_mode')
+	            THEN value < 0 OR value > CASE WHEN name = 'breaker_mode' THEN 2 ELSE 10000 END OR value <> round(value)
 	            ELSE value < 1 OR value > 10000 OR value <> round(value) END) THEN
 		RAISE EXCEPTION 'invalid setting: % = %', left(name, 40), value USING ERRCODE = 'TK055',
-			HINT = 'Settings are max_passengers, max_orders_per_day and max_cancels_per_day, each a whole number from 1 to 10000, and refund_min_fee, 0 to 1000 yuan in steps of 0.5.';
+			HINT = CASE WHEN name LIKE 'hot\_%' OR name LIKE 'breaker\_%'
+			            THEN 'hot_cooldown_seconds and breaker_hold_seconds are 1 to 10000, hot_queue_length and breaker_trip_backends 0 (off) to 10000, breaker_mode 0 (off), 1 (auto) or 2 (on).'
+			            ELSE 'Settings are max_passengers, max_orders_per_day and max_cancels_per_day, each a whole number from 1 to 10000, and refund_min_fee, 0 to 1000 yuan in steps of 0.5.' END;
 	END IF;
 	INSERT INTO ticket.setting AS s (name, value) VALUES (set_setting.name, set_setting.value)
 	ON CONFLICT ON CONSTRAINT setting_pkey DO UPDATE SET value = excluded.value;
