@@ -51,6 +51,8 @@ ISOLATION += queue_fifo waitlist_vs_grab
 ISOLATION += waitlist_group_vs_grab
 # 1.4: real-name tickets
 ISOLATION += passenger_overlap change_vs_refund group_grab_race daily_cancel_limit
+# 1.7: hot runs and the overload breaker (issue 14, items 4 and 5)
+ISOLATION += hot_run_mark breaker_auto
 ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=test/isolation/temp.conf \
 	--inputdir=test/isolation --outputdir=test/isolation/output
 

@@ -196,7 +196,7 @@ BEGIN
 	mode := (ARRAY['off', 'auto', 'on'])[setting('breaker_mode')::integer + 1];
 	degraded := ticket.degraded();
 	trip_level := setting('breaker_trip_backends');
-	recover_below := trip_level / 2.0;
+	recover_below := round(trip_level / 2.0, 1);
 	hold_seconds := setting('breaker_hold_seconds');
 	SELECT * INTO s FROM breaker_state();
 	signal := s.signal;
