@@ -12,8 +12,11 @@
  * measured signal: how many other client backends of this database are
  * active (running a statement or waiting for a lock), as pg_stat_activity
  * shows them.  It trips when that reaches breaker_trip_backends and recovers
- * once the signal has stayed below half of that for breaker_hold_seconds
- * (hysteresis: a load that hovers around the level does not flap).
+ * once every sample for breaker_hold_seconds has been below half of that
+ * (hysteresis: a load that hovers around the level does not flap).  The
+ * hold counts from the first sample seen below: with no call in between, the
+ * breaker cannot know the load fell earlier, and stays tripped the hold
+ * longer rather than recover too soon.
  *
  * The state lives in shared memory, one slot per database, when the library
  * is preloaded.  The signal is sampled at most every BREAKER_SAMPLE_MS by
@@ -53,7 +56,8 @@ typedef struct BreakerSlot
 	TimestampTz sampled_at;		/* 0: never */
 	TimestampTz tripped_at;		/* when it last tripped */
 	TimestampTz recovered_at;	/* when it last recovered */
-	TimestampTz high_at;		/* the last sample at or over the recovery level */
+	TimestampTz low_since;		/* first of the samples in a row under the
+								 * recovery level (0: the last one was not) */
 	int64		trips;			/* how often it tripped automatically */
 } BreakerSlot;
 
@@ -193,15 +197,17 @@ ticket_breaker_check(PG_FUNCTION_ARGS)
 		slot->sampled_at = now;
 		/* recovery level: half the trip level */
 		if (signal * 2 >= trip)
-			slot->high_at = now;
+			slot->low_since = 0;
+		else if (slot->low_since == 0)
+			slot->low_since = now;
 		if (!slot->tripped && signal >= trip)
 		{
 			slot->tripped = true;
 			slot->tripped_at = now;
 			slot->trips++;
 		}
-		else if (slot->tripped && signal * 2 < trip
-				 && TimestampDifferenceExceeds(slot->high_at, now, hold_s * 1000))
+		else if (slot->tripped && slot->low_since != 0
+				 && TimestampDifferenceExceeds(slot->low_since, now, hold_s * 1000))
 		{
 			slot->tripped = false;
 			slot->recovered_at = now;

@@ -126,8 +126,8 @@ REVOKE EXECUTE ON FUNCTION queue_hot_rule(bigint, bigint, bigint) FROM PUBLIC;
 -- Mode (setting breaker_mode, set with ticket.set_breaker()): off (0) never
 -- trips; auto (1, the default) trips on the measured signal, the number of
 -- other active client backends of this database, when it reaches
--- breaker_trip_backends (0, the default: never), and recovers once it has
--- stayed under half of that for breaker_hold_seconds (src/breaker.c); on
+-- breaker_trip_backends (0, the default: never), and recovers once every
+-- sample for breaker_hold_seconds was under half of that (src/breaker.c); on
 -- (2) is tripped by the administrator until set back.
 
 CREATE OR REPLACE FUNCTION breaker_check(mode integer, trip_level integer, hold_seconds integer) RETURNS boolean
