@@ -13,6 +13,8 @@ OBJS = src/ticket.o src/segment.o src/segrange.o src/segrange_gist.o src/seatmap
 OBJS += src/ticket_locks.o
 # 1.7: risk signals counted in shared memory (issue 14)
 OBJS += src/risk.o
+# 1.7: hot runs and the overload breaker (issue 14)
+OBJS += src/breaker.o
 PG_CFLAGS = -Wall -Wextra -Werror
 # Server headers as system headers: -Wextra then checks our code, not theirs.
 PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server)
@@ -42,6 +44,8 @@ REGRESS += bad_arguments
 REGRESS += queue_hardening
 # 1.7: risk signals (issue 14)
 REGRESS += risk
+# 1.7: hot runs and the overload breaker (issue 14, items 4 and 5)
+REGRESS += overload
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/temp.conf
 
 ISOLATION = segrange_exclusion grab_last_seat grab_same_user confirm_vs_expiry cancel_vs_confirm grab_repeatable_read
@@ -53,6 +57,8 @@ ISOLATION += waitlist_group_vs_grab
 ISOLATION += passenger_overlap change_vs_refund group_grab_race daily_cancel_limit
 # 1.7: risk signals counted in shared memory (issue 14)
 ISOLATION += risk_counts
+# 1.7: hot runs and the overload breaker (issue 14, items 4 and 5)
+ISOLATION += hot_run_mark breaker_auto
 ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=test/isolation/temp.conf \
 	--inputdir=test/isolation --outputdir=test/isolation/output
 

@@ -87,6 +87,12 @@ INSERT INTO public.bad_args_fn VALUES
 		ARRAY[$$'G1'$$, $$'AAA'$$, $$'CCC'$$, $$'second'$$, '100']),
 	('ticket.set_setting(text,numeric)', 'ticket_admin', ARRAY[$$'max_passengers'$$, '10']),
 	('ticket.set_refund_rule(interval,numeric)', 'ticket_admin', ARRAY[$$'48 hours'$$, '0.05']),
+	-- hot runs and the overload breaker (admin; degraded() app)
+	('ticket.set_run_hot(text,date,boolean)', 'ticket_admin',
+		ARRAY[$$'G1'$$, $$(SELECT d FROM public.bad_args_fx)$$, 'true']),
+	('ticket.set_breaker(text)', 'ticket_admin', ARRAY[$$'auto'$$]),
+	('ticket.breaker_status()', 'ticket_admin', '{}'),
+	('ticket.degraded()', 'ticket_app', '{}'),
 	-- sales (app)
 	('ticket.remaining(text,date,text,text)', 'ticket_app',
 		ARRAY[$$'G1'$$, $$(SELECT d FROM public.bad_args_fx)$$, $$'AAA'$$, $$'CCC'$$]),

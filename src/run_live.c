@@ -23,6 +23,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type_d.h"
 #include "executor/tuptable.h"
+#include "fmgr.h"
 #include "parser/parse_relation.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -31,6 +32,7 @@
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "run_live.h"
 #include "seatmap_sql.h"
@@ -53,9 +55,12 @@ column_of(Relation rel, const char *name)
 	return attnum;
 }
 
-/* the rows of ticket.<relname> whose primary key starts with run_id */
+/*
+ * the rows of ticket.<relname> whose primary key starts with run_id, as the
+ * snapshot sees them
+ */
 static void
-begin_run_scan(RunScan *rs, const char *relname, int64 run_id)
+begin_run_scan_snapshot(RunScan *rs, const char *relname, int64 run_id, Snapshot snapshot)
 {
 	Oid			relid = get_relname_relid(relname, get_namespace_oid("ticket", false));
 	Oid			indexid;
@@ -72,9 +77,16 @@ begin_run_scan(RunScan *rs, const char *relname, int64 run_id)
 		|| TupleDescAttr(RelationGetDescr(rs->rel), column_of(rs->rel, "run_id") - 1)->atttypid != INT8OID)
 		elog(ERROR, "ticket: the primary key of %s does not start with run_id", relname);
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(run_id));
-	rs->scan = index_beginscan(rs->rel, rs->index, GetActiveSnapshot(), 1, 0);
+	rs->scan = index_beginscan(rs->rel, rs->index, snapshot, 1, 0);
 	index_rescan(rs->scan, &key, 1, NULL, 0);
 	rs->slot = table_slot_create(rs->rel, NULL);
+}
+
+/* the same under the statement's snapshot */
+static void
+begin_run_scan(RunScan *rs, const char *relname, int64 run_id)
+{
+	begin_run_scan_snapshot(rs, relname, run_id, GetActiveSnapshot());
 }
 
 static bool
@@ -166,4 +178,34 @@ run_live_read(int64 run_id, int32 from_stop, int32 to_stop, const char *seat_cla
 	}
 	end_run_scan(&rs);
 	return true;
+}
+
+/*
+ * ticket.run_hot(run_id): is the run marked hot (ticket.hot_run) now?  Read
+ * under the latest snapshot, not the caller's: a mark counts for every grab
+ * that checks after the mark committed, whatever the caller's isolation
+ * level, and costs one index probe of a small table.  An automatic mark
+ * counts until its deadline; an administrator's (until NULL) until removed.
+ */
+PG_FUNCTION_INFO_V1(ticket_run_hot);
+
+Datum
+ticket_run_hot(PG_FUNCTION_ARGS)
+{
+	int64		run_id = PG_GETARG_INT64(0);
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	RunScan		rs;
+	bool		hot = false;
+
+	begin_run_scan_snapshot(&rs, "hot_run", run_id, snapshot);
+	if (next_run_row(&rs))
+	{
+		bool		isnull;
+		Datum		until = slot_getattr(rs.slot, column_of(rs.rel, "until"), &isnull);
+
+		hot = isnull || DatumGetTimestampTz(until) > GetCurrentTimestamp();
+	}
+	end_run_scan(&rs);
+	UnregisterSnapshot(snapshot);
+	PG_RETURN_BOOL(hot);
 }

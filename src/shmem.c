@@ -5,11 +5,12 @@
  *
  * Four parts live in shared memory when the library is preloaded: the
  * queue's wake-ups (queue_signal.c), the requests waiting in the queue and
- * the answers of served ones (queue_ring.c), and the journeys enqueue has
- * resolved (journey_cache.c).  Each says how much it needs and sets itself
- * up in what it is given; this file alone asks the server for the memory
- * and the locks, from one shmem_request_hook, and hands each part its area
- * from one shmem_startup_hook.  The sizes come from startup settings, so
+ * the answers of served ones (queue_ring.c), the journeys enqueue has
+ * resolved (journey_cache.c) and the overload breaker's state (breaker.c).
+ * Each says how much it needs and sets itself up in what it is given; this
+ * file alone asks the server for the memory and the locks, from one
+ * shmem_request_hook, and hands each part its area from one
+ * shmem_startup_hook.  The sizes come from startup settings, so
  * that what is asked for at start is what every process later finds.
  *
  * Not preloaded, none of this runs: the parts' pointers stay NULL and their
@@ -63,6 +64,7 @@ static const ShmemPart parts[] = {
 	{"ticket queue ring", queue_ring_shmem_size, queue_ring_shmem_init},
 	{"ticket journeys", journey_cache_shmem_size, journey_cache_shmem_init},
 	{"ticket risk", risk_shmem_size, risk_shmem_init},
+	{"ticket breaker", breaker_shmem_size, breaker_shmem_init},
 };
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;

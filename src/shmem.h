@@ -51,5 +51,7 @@ extern Size journey_cache_shmem_size(void);
 extern void journey_cache_shmem_init(void *ptr, bool found);
 extern Size risk_shmem_size(void);
 extern void risk_shmem_init(void *ptr, bool found);
+extern Size breaker_shmem_size(void);
+extern void breaker_shmem_init(void *ptr, bool found);
 
 #endif							/* TICKET_SHMEM_H */

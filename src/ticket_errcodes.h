@@ -155,5 +155,15 @@
  * (connect with target_session_attrs=read-write)
  */
 #define ERRCODE_TICKET_STANDBY MAKE_SQLSTATE('T','K','0','6','3')
+/*
+ * TK080: the run is hot: sold through the queue only (direct grabs refused;
+ * enqueue instead)
+ */
+#define ERRCODE_TICKET_RUN_HOT MAKE_SQLSTATE('T','K','0','8','0')
+/*
+ * TK081: degraded: a non-core call is off while the server is overloaded
+ * (the breaker is tripped): try later
+ */
+#define ERRCODE_TICKET_DEGRADED MAKE_SQLSTATE('T','K','0','8','1')
 
 #endif							/* TICKET_ERRCODES_H */

@@ -13,7 +13,10 @@ CREATE TABLE setting (
 		                'risk_checks', 'risk_captcha_grabs_per_minute', 'risk_block_grabs_per_minute',
 		                'risk_captcha_expired_holds', 'risk_block_expired_holds', 'risk_captcha_cancels',
 		                'risk_block_cancels', 'risk_captcha_refunds', 'risk_block_refunds',
-		                'risk_captcha_accounts_per_document', 'risk_block_accounts_per_document')),
+		                'risk_captcha_accounts_per_document', 'risk_block_accounts_per_document',
+		                -- hot runs and the overload breaker (src/sql/09_overload.sql)
+		                'hot_queue_length', 'hot_cooldown_seconds', 'breaker_mode', 'breaker_trip_backends',
+		                'breaker_hold_seconds')),
 	value numeric NOT NULL CHECK (value >= 0)
 );
 COMMENT ON TABLE setting IS 'limits changed by an administrator (ticket.set_setting); missing names take their defaults (see ticket.setting())';
@@ -43,10 +46,15 @@ BEGIN
 		WHEN 'risk_block_refunds' THEN 20
 		WHEN 'risk_captcha_accounts_per_document' THEN 3
 		WHEN 'risk_block_accounts_per_document' THEN 10
+		WHEN 'hot_queue_length' THEN 0			-- off: no run is marked hot by its queue
+		WHEN 'hot_cooldown_seconds' THEN 60
+		WHEN 'breaker_mode' THEN 1				-- auto, which never trips at level 0
+		WHEN 'breaker_trip_backends' THEN 0		-- off
+		WHEN 'breaker_hold_seconds' THEN 10
 	END);
 END
 $$;
-COMMENT ON FUNCTION setting(text) IS 'a limit: max_passengers (15), max_orders_per_day (20), max_cancels_per_day (3), refund_min_fee (2 yuan); risk_checks (0: off) and the risk thresholds risk_captcha_* and risk_block_* (README, Risk signals); NULL for an unknown name';
+COMMENT ON FUNCTION setting(text) IS 'a limit: max_passengers (15), max_orders_per_day (20), max_cancels_per_day (3), refund_min_fee (2 yuan), real_names_required (0: off, 1: on), max_tickets_per_person_day (5), max_orders_per_client_run (0: no limit); risk_checks (0: off) and the risk thresholds risk_captcha_* and risk_block_* (README, Risk signals); hot_queue_length (0: off), hot_cooldown_seconds (60), breaker_mode (1: auto), breaker_trip_backends (0: off), breaker_hold_seconds (10); NULL for an unknown name';
 REVOKE EXECUTE ON FUNCTION setting(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION setting(text) TO ticket_app, ticket_admin;
 
@@ -60,9 +68,14 @@ BEGIN
 	IF setting(name) IS NULL OR value IS NULL OR value = 'NaN'
 	   OR (CASE WHEN name = 'refund_min_fee' THEN value < 0 OR value > 1000 OR value * 2 <> round(value * 2)
 	            WHEN name = 'risk_checks' THEN value NOT IN (0, 1)
+	            -- 0 turns these rules off; the breaker's mode is 0 off, 1 auto, 2 on
+	            WHEN name IN ('hot_queue_length', 'breaker_trip_backends', 'breaker_mode')
+	            THEN value < 0 OR value > CASE WHEN name = 'breaker_mode' THEN 2 ELSE 10000 END OR value <> round(value)
 	            ELSE value < 1 OR value > 10000 OR value <> round(value) END) THEN
 		RAISE EXCEPTION 'invalid setting: % = %', left(name, 40), value USING ERRCODE = 'TK055',
-			HINT = 'Settings are max_passengers, max_orders_per_day, max_cancels_per_day and the risk thresholds risk_captcha_* and risk_block_*, each a whole number from 1 to 10000, refund_min_fee, 0 to 1000 yuan in steps of 0.5, and risk_checks, 0 or 1.';
+			HINT = CASE WHEN name LIKE 'hot\_%' OR name LIKE 'breaker\_%'
+			            THEN 'hot_cooldown_seconds and breaker_hold_seconds are 1 to 10000, hot_queue_length and breaker_trip_backends 0 (off) to 10000, breaker_mode 0 (off), 1 (auto) or 2 (on).'
+			            ELSE 'Settings are max_passengers, max_orders_per_day, max_cancels_per_day and the risk thresholds risk_captcha_* and risk_block_*, each a whole number from 1 to 10000, refund_min_fee, 0 to 1000 yuan in steps of 0.5, and risk_checks, 0 or 1.' END;
 	END IF;
 	INSERT INTO ticket.setting AS s (name, value) VALUES (set_setting.name, set_setting.value)
 	ON CONFLICT ON CONSTRAINT setting_pkey DO UPDATE SET value = excluded.value;

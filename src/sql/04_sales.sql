@@ -410,6 +410,10 @@ BEGIN
 	IF service_date IS NULL THEN
 		RAISE EXCEPTION 'service date must not be null' USING ERRCODE = 'TK017';
 	END IF;
+	-- not core: degraded for the application while the server is overloaded
+	IF NOT pg_has_role('ticket_admin', 'MEMBER') THEN
+		PERFORM check_not_degraded('remaining_matrix');
+	END IF;
 	SELECT ru.run_id, ru.n_legs INTO r FROM run ru
 	WHERE ru.train_id = tid AND ru.service_date = remaining_matrix.service_date;
 	IF NOT FOUND THEN
@@ -443,7 +447,7 @@ BEGIN
 	ORDER BY a.stop_no, b.stop_no, m.seat_class;
 END
 $$;
-COMMENT ON FUNCTION remaining_matrix(text, date) IS 'remaining seats of a run for every from/to pair (telegraph codes) and class, in route order; read-only';
+COMMENT ON FUNCTION remaining_matrix(text, date) IS 'remaining seats of a run for every from/to pair (telegraph codes) and class, in route order; read-only; TK081 (degraded, try later) for callers outside ticket_admin while the breaker is tripped';
 
 -- Recompute one carriage's seat map from its live tickets.
 CREATE OR REPLACE FUNCTION rebuild_seat_map(run_id bigint, carriage_no integer) RETURNS void
@@ -789,12 +793,13 @@ BEGIN
 	IF j.run_status <> 'open' THEN
 		PERFORM raise_sales_not_open(upper(train), service_date);
 	END IF;
+	PERFORM check_not_hot(j.run_id, train, service_date);
 
 	RETURN NEXT hold_seat(grab.user_id, j.run_id, j.train_id, j.legs, cls, grab.request_id, true,
 		format('on train %s on %s from %s to %s', upper(train), service_date, from_station, to_station));
 END
 $$;
-COMMENT ON FUNCTION grab(bigint, text, date, text, text, text, text) IS 'hold a seat from one station to another for ticket.hold_timeout; request_id makes retries return the same order';
+COMMENT ON FUNCTION grab(bigint, text, date, text, text, text, text) IS 'hold a seat from one station to another for ticket.hold_timeout; request_id makes retries return the same order; TK080 on a hot run (enqueue instead)';
 REVOKE EXECUTE ON FUNCTION grab(bigint, text, date, text, text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION grab(bigint, text, date, text, text, text, text) TO ticket_app, ticket_admin;
 
@@ -807,13 +812,30 @@ CREATE OR REPLACE FUNCTION grab(user_id bigint, train text, service_date date, f
 	to_station text, seat_class text, passengers text[], seat_letters text DEFAULT NULL)
 RETURNS SETOF passenger_booking
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	letters text := seat_letters;
+	b passenger_booking;
 BEGIN
 	PERFORM require_primary();
 	PERFORM check_risk(grab.user_id, passengers);
+	PERFORM check_not_hot(r.run_id, grab.train, grab.service_date)
+	FROM run r JOIN train t USING (train_id)
+	WHERE t.code = upper(btrim(grab.train)) AND r.service_date = grab.service_date;
+	-- Seat letters are not core: while the server is degraded (the breaker)
+	-- they are not looked at, and the seats say they are not as asked.
+	IF nullif(btrim(seat_letters), '') IS NOT NULL AND degraded() THEN
+		letters := NULL;
+	END IF;
 	FOR attempt IN 1..3 LOOP
 		BEGIN
-			RETURN QUERY SELECT * FROM grab_named(user_id, train, service_date, from_station, to_station,
-				seat_class, passengers, seat_letters);
+			FOR b IN SELECT * FROM grab_named(user_id, train, service_date, from_station, to_station,
+				seat_class, passengers, letters)
+			LOOP
+				IF letters IS DISTINCT FROM seat_letters THEN
+					b.seats_as_asked := false;
+				END IF;
+				RETURN NEXT b;
+			END LOOP;
 			RETURN;
 		EXCEPTION WHEN deadlock_detected THEN
 			IF attempt = 3 THEN
@@ -823,7 +845,7 @@ BEGIN
 	END LOOP;
 END
 $$;
-COMMENT ON FUNCTION grab(bigint, text, date, text, text, text, text[], text) IS 'hold seats for 1 to 5 named passengers (document numbers of the account''s passengers) on one run, journey and class, sitting together, with optional seat letters; one row per ticket with its price and the order total';
+COMMENT ON FUNCTION grab(bigint, text, date, text, text, text, text[], text) IS 'hold seats for 1 to 5 named passengers (document numbers of the account''s passengers) on one run, journey and class, sitting together, with optional seat letters (not looked at while the server is degraded); one row per ticket with its price and the order total; TK080 on a hot run';
 REVOKE EXECUTE ON FUNCTION grab(bigint, text, date, text, text, text, text[], text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION grab(bigint, text, date, text, text, text, text[], text) TO ticket_app, ticket_admin;
 
@@ -916,7 +938,13 @@ BEGIN
 		END LOOP;
 	END LOOP;
 
-	-- no carriage holds the whole group: spread it
+	-- No carriage holds the whole group: spread it, which locks every
+	-- carriage of the class; not while the server is degraded (the breaker).
+	IF degraded() THEN
+		RAISE EXCEPTION 'degraded: no carriage has % seats together, and spreading a group over carriages is off while the server is overloaded, try later', n
+			USING ERRCODE = 'TK081',
+			HINT = 'Try again in a few seconds, or order for fewer passengers at a time.';
+	END IF;
 	PERFORM 1 FROM run_carriage rc
 	WHERE rc.run_id = place_group.run_id AND rc.seat_class = wanted
 	ORDER BY rc.run_id, rc.carriage_no FOR UPDATE;

@@ -394,6 +394,7 @@ BEGIN
 	END;
 
 	PERFORM queue_batch_advance(r.run_id, n, started, b.positions[n]);
+	PERFORM queue_hot_rule(r.run_id, b.positions[1], b.positions[n]);
 	-- wake the run's waiters at commit; requests taken from shared memory
 	-- wake them anyway, once they are let go of there
 	IF b.ring_top IS NULL THEN

@@ -251,10 +251,11 @@ BEGIN
 					PERFORM set_config('lock_timeout', patience, true);
 					EXIT;
 				EXCEPTION WHEN SQLSTATE 'TK001' OR SQLSTATE 'TK002' OR SQLSTATE 'TK042' OR SQLSTATE 'TK043'
-				               OR SQLSTATE 'TK047' OR SQLSTATE 'TK048' OR SQLSTATE '55P03' THEN
+				               OR SQLSTATE 'TK047' OR SQLSTATE 'TK048' OR SQLSTATE '55P03' OR SQLSTATE 'TK081' THEN
 					-- nothing fits in this class, the user has an unpaid order,
-					-- a passenger is gone or travels then, a daily limit, or a
-					-- lock that would have to be waited for: keep waiting
+					-- a passenger is gone or travels then, a daily limit, a
+					-- lock that would have to be waited for, or the group
+					-- would have to be spread while degraded: keep waiting
 					NULL;
 				END;
 			END LOOP;

@@ -96,7 +96,8 @@ BEGIN
 	SELECT * INTO st FROM check_search(from_station, to_station, service_date);
 	RETURN QUERY
 	SELECT t.code, d.run_date, fs.code, ts.code, d.departure, d.arrival, d.arrival - d.departure,
-	       CASE WHEN r.run_id IS NULL THEN 'not_open' ELSE r.status END,
+	       CASE WHEN r.run_id IS NULL THEN 'not_open' WHEN r.status = 'open' AND run_hot(r.run_id) THEN 'queue_only'
+	            ELSE r.status END,
 	       free_seats_json(r.run_id, segrange(a.stop_no, b.stop_no))
 	FROM stop a
 	JOIN stop b ON b.train_id = a.train_id AND b.stop_no > a.stop_no
@@ -114,7 +115,7 @@ BEGIN
 	ORDER BY d.departure, t.code;
 END
 $$;
-COMMENT ON FUNCTION search(text, text, date) IS 'direct trains from one station to another (any stops of their routes) leaving on a date: departure, arrival, duration, the run''s date and sales status, and seats free per class';
+COMMENT ON FUNCTION search(text, text, date) IS 'direct trains from one station to another (any stops of their routes) leaving on a date: departure, arrival, duration, the run''s date and sales status (not_open, open, queue_only: a hot run sold through the queue, closed), and seats free per class';
 REVOKE EXECUTE ON FUNCTION search(text, text, date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION search(text, text, date) TO ticket_app, ticket_admin;
 
@@ -147,6 +148,8 @@ DECLARE
 	max_us bigint;
 BEGIN
 	SELECT * INTO st FROM check_search(from_station, to_station, service_date);
+	-- not core: degraded while the server is overloaded
+	PERFORM check_not_degraded('search_transfers');
 	IF min_connection IS NULL OR max_connection IS NULL OR max_results IS NULL
 	   OR min_city_connection IS NULL THEN
 		RAISE EXCEPTION 'connection times and max_results must not be null' USING ERRCODE = 'TK017';
@@ -247,9 +250,11 @@ BEGIN
 	       t1.code, k.run_date, sx.code, k.arr,
 	       t2.code, (k.dep2 - k.y_depart)::date, sy.code, k.dep2,
 	       k.dep2 - k.arr,
-	       CASE WHEN r1.run_id IS NULL THEN 'not_open' ELSE r1.status END,
+	       CASE WHEN r1.run_id IS NULL THEN 'not_open' WHEN r1.status = 'open' AND run_hot(r1.run_id) THEN 'queue_only'
+	            ELSE r1.status END,
 	       free_seats_json(r1.run_id, segrange(k.a_no, k.x_no)),
-	       CASE WHEN r2.run_id IS NULL THEN 'not_open' ELSE r2.status END,
+	       CASE WHEN r2.run_id IS NULL THEN 'not_open' WHEN r2.status = 'open' AND run_hot(r2.run_id) THEN 'queue_only'
+	            ELSE r2.status END,
 	       free_seats_json(r2.run_id, segrange(k.y_no, k.b_no))
 	FROM timed k
 	JOIN train t1 ON t1.train_id = k.train_id
@@ -261,6 +266,6 @@ BEGIN
 	ORDER BY k.arr2_us, k.dep_us DESC, k.train_id, k.train2_id;
 END
 $$;
-COMMENT ON FUNCTION search_transfers(text, text, date, interval, interval, integer, interval) IS 'itineraries with one change leaving from_station on a date, earliest arrival first: a change at one station within min_connection..max_connection, or between two stations of one city after min_city_connection; one per pair of trains, at most max_results, with seats free per class on both legs';
+COMMENT ON FUNCTION search_transfers(text, text, date, interval, interval, integer, interval) IS 'itineraries with one change leaving from_station on a date, earliest arrival first: a change at one station within min_connection..max_connection, or between two stations of one city after min_city_connection; one per pair of trains, at most max_results, with seats free per class on both legs; TK081 (degraded, try later) while the breaker is tripped';
 REVOKE EXECUTE ON FUNCTION search_transfers(text, text, date, interval, interval, integer, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION search_transfers(text, text, date, interval, interval, integer, interval) TO ticket_app, ticket_admin;

@@ -28,7 +28,9 @@ ALTER TABLE setting ADD CONSTRAINT setting_name_check
 	                'risk_checks', 'risk_captcha_grabs_per_minute', 'risk_block_grabs_per_minute',
 	                'risk_captcha_expired_holds', 'risk_block_expired_holds', 'risk_captcha_cancels',
 	                'risk_block_cancels', 'risk_captcha_refunds', 'risk_block_refunds',
-	                'risk_captcha_accounts_per_document', 'risk_block_accounts_per_document'));
+	                'risk_captcha_accounts_per_document', 'risk_block_accounts_per_document',
+	                'hot_queue_length', 'hot_cooldown_seconds', 'breaker_mode', 'breaker_trip_backends',
+	                'breaker_hold_seconds'));
 CREATE INDEX passenger_by_document ON passenger (document_no, document_type) WHERE removed_at IS NULL;
 
 CREATE OR REPLACE FUNCTION risk_judge(grabs integer, expired integer, cancelled integer, refunded integer,
@@ -91,3 +93,26 @@ COMMENT ON COLUMN risk_flagged.subject IS 'the user id, client id or document nu
 COMMENT ON COLUMN risk_flagged.flagged_by IS 'the signals at or above their captcha or blocking threshold';
 COMMENT ON COLUMN risk_flagged.captcha_passed IS 'the account passed a captcha in the last 10 minutes (ticket.captcha_passed)';
 GRANT SELECT ON risk_flagged TO ticket_admin;
+
+-- Hot runs and the overload breaker (as in src/sql/09_overload.sql and
+-- the settings of src/sql/03_passengers.sql).
+-- (the setting names: with the risk signals' above)
+
+CREATE TABLE hot_run (
+	run_id bigint PRIMARY KEY REFERENCES run ON DELETE CASCADE,
+	reason text NOT NULL CHECK (reason IN ('admin', 'queue_length')),
+	marked_at timestamptz NOT NULL DEFAULT now(),
+	until timestamptz,
+	CHECK ((reason = 'admin') = (until IS NULL))
+);
+COMMENT ON TABLE hot_run IS 'runs sold only through the queue: direct grabs refused with TK080; marked by an administrator (until NULL: until removed) or by the queue-length rule (until its deadline)';
+COMMENT ON COLUMN hot_run.until IS 'when an automatic mark lapses (extended while the queue stays long); NULL for an administrator''s mark';
+GRANT SELECT ON hot_run TO ticket_admin, ticket_app;
+SELECT pg_catalog.pg_extension_config_dump('hot_run', '');
+
+CREATE VIEW hot_runs AS
+SELECT t.code AS train, r.service_date, h.reason, h.marked_at, h.until
+FROM hot_run h JOIN run r USING (run_id) JOIN train t USING (train_id)
+WHERE h.until IS NULL OR h.until > now();
+COMMENT ON VIEW hot_runs IS 'the runs that are hot now, by train and date, with why (admin, queue_length), since when and until when (NULL: until an administrator unmarks it)';
+GRANT SELECT ON hot_runs TO ticket_admin, ticket_app;
