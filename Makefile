@@ -38,6 +38,8 @@ REGRESS += passengers
 REGRESS += bad_arguments
 # 1.7: the queue's hardening (issue 13)
 REGRESS += queue_hardening
+# 1.7: against scalpers (issue 14: real names required, per-person and per-client limits)
+REGRESS += scalpers queue_passengers
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/temp.conf
 
 ISOLATION = segrange_exclusion grab_last_seat grab_same_user confirm_vs_expiry cancel_vs_confirm grab_repeatable_read
@@ -99,7 +101,7 @@ installcheck-isolation:
 # output in test/fallback/expected and test/fallback/isolation/expected
 # (pg_regress looks in --outputdir/expected before --inputdir/expected); and
 # the bad-argument test, whose enqueue and queue_wait then take that path.
-FALLBACK_REGRESS = queue queue_hardening bad_arguments
+FALLBACK_REGRESS = queue queue_hardening bad_arguments queue_passengers
 FALLBACK_REGRESS_OPTS = --temp-instance=tmp_check_fallback --temp-config=test/fallback/temp.conf \
 	--outputdir=test/fallback --dbname=$(CONTRIB_TESTDB)
 FALLBACK_ISOLATION = queue_fifo

@@ -9,7 +9,8 @@
 -- only what an administrator changed; setting() knows the defaults.
 CREATE TABLE setting (
 	name text PRIMARY KEY
-		CHECK (name IN ('max_passengers', 'max_orders_per_day', 'max_cancels_per_day', 'refund_min_fee')),
+		CHECK (name IN ('max_passengers', 'max_orders_per_day', 'max_cancels_per_day', 'refund_min_fee',
+		                'real_names_required', 'max_tickets_per_person_day', 'max_orders_per_client_run')),
 	value numeric NOT NULL CHECK (value >= 0)
 );
 COMMENT ON TABLE setting IS 'limits changed by an administrator (ticket.set_setting); missing names take their defaults (see ticket.setting())';
@@ -27,10 +28,17 @@ BEGIN
 		WHEN 'max_orders_per_day' THEN 20
 		WHEN 'max_cancels_per_day' THEN 3		-- 12306
 		WHEN 'refund_min_fee' THEN 2			-- 12306, yuan
+		-- against scalpers (doc/passengers.md): 0 off, 1 on
+		WHEN 'real_names_required' THEN 0
+		-- tickets of one person (identity document) per service day, over
+		-- every account; no ordinary traveller takes more trains in a day
+		WHEN 'max_tickets_per_person_day' THEN 5
+		-- live orders of one client (ticket.client) per run; 0: no limit
+		WHEN 'max_orders_per_client_run' THEN 0
 	END);
 END
 $$;
-COMMENT ON FUNCTION setting(text) IS 'a limit: max_passengers (15), max_orders_per_day (20), max_cancels_per_day (3), refund_min_fee (2 yuan); NULL for an unknown name';
+COMMENT ON FUNCTION setting(text) IS 'a limit: max_passengers (15), max_orders_per_day (20), max_cancels_per_day (3), refund_min_fee (2 yuan), real_names_required (0: off, 1: on), max_tickets_per_person_day (5), max_orders_per_client_run (0: no limit); NULL for an unknown name';
 REVOKE EXECUTE ON FUNCTION setting(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION setting(text) TO ticket_app, ticket_admin;
 
@@ -40,21 +48,50 @@ BEGIN
 	PERFORM require_primary();
 	-- The limits are counts: 0 would stop every order with passengers (or,
 	-- for cancels, every order), which closing sales does, so they start at
-	-- 1.  The fee is money, rounded to 0.5 yuan like every fee.
+	-- 1.  The fee is money, rounded to 0.5 yuan like every fee.  A rule that
+	-- is off by default is a switch (0 or 1) or a limit that 0 turns off.
 	IF setting(name) IS NULL OR value IS NULL OR value = 'NaN'
 	   OR (CASE WHEN name = 'refund_min_fee' THEN value < 0 OR value > 1000 OR value * 2 <> round(value * 2)
+	            WHEN name = 'real_names_required' THEN value NOT IN (0, 1)
+	            WHEN name = 'max_orders_per_client_run' THEN value < 0 OR value > 10000 OR value <> round(value)
 	            ELSE value < 1 OR value > 10000 OR value <> round(value) END) THEN
 		RAISE EXCEPTION 'invalid setting: % = %', left(name, 40), value USING ERRCODE = 'TK055',
-			HINT = 'Settings are max_passengers, max_orders_per_day and max_cancels_per_day, each a whole number from 1 to 10000, and refund_min_fee, 0 to 1000 yuan in steps of 0.5.';
+			HINT = 'Settings are max_passengers, max_orders_per_day, max_cancels_per_day and max_tickets_per_person_day, each a whole number from 1 to 10000, max_orders_per_client_run, 0 (no limit) to 10000, real_names_required, 0 (off) or 1 (on), and refund_min_fee, 0 to 1000 yuan in steps of 0.5.';
 	END IF;
 	INSERT INTO ticket.setting AS s (name, value) VALUES (set_setting.name, set_setting.value)
 	ON CONFLICT ON CONSTRAINT setting_pkey DO UPDATE SET value = excluded.value;
 	RETURN value;
 END
 $$;
-COMMENT ON FUNCTION set_setting(text, numeric) IS 'change a limit (see ticket.setting()); error TK055 if unknown or out of range (limits 1 to 10000, refund_min_fee 0 to 1000 in steps of 0.5)';
+COMMENT ON FUNCTION set_setting(text, numeric) IS 'change a limit (see ticket.setting()); error TK055 if unknown or out of range (limits 1 to 10000, max_orders_per_client_run 0 to 10000, real_names_required 0 or 1, refund_min_fee 0 to 1000 in steps of 0.5)';
 REVOKE EXECUTE ON FUNCTION set_setting(text, numeric) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION set_setting(text, numeric) TO ticket_admin;
+
+-- Real names required (setting real_names_required): calls that would sell
+-- a seat without a name (the single-seat grab, enqueue, a waitlist request
+-- without passengers) are refused with TK070, and the hint names the
+-- passenger form of the call.
+CREATE OR REPLACE FUNCTION check_real_names(call text, passenger_form text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
+	IF setting('real_names_required') = 1 THEN
+		RAISE EXCEPTION 'real names required: % without passengers is refused', call USING ERRCODE = 'TK070',
+			DETAIL = 'Every ticket names its passenger (setting real_names_required).',
+			HINT = format('Use the passenger form: %s.', passenger_form);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION check_real_names(text, text) IS 'internal: TK070 naming the passenger form of a call when real names are required (setting real_names_required)';
+REVOKE EXECUTE ON FUNCTION check_real_names(text, text) FROM PUBLIC;
+
+-- The end client of this transaction's calls (an IP address or a device
+-- id), as the application names it: SELECT set_config('ticket.client',
+-- '<id>', true).  NULL: the call is its own client.
+CREATE OR REPLACE FUNCTION client() RETURNS text
+	AS 'MODULE_PATHNAME', 'ticket_client' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION client() IS 'the setting ticket.client (the end client of this transaction''s calls), NULL when empty; error TK073 when over 64 bytes';
+REVOKE EXECUTE ON FUNCTION client() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION client() TO ticket_app, ticket_admin;
 
 -- 12306 keeps Beijing time: days for the daily limits and departure times
 -- for refund fees are Beijing's, whatever the session's time zone.
