@@ -49,6 +49,8 @@ ISOLATION += queue_fifo waitlist_vs_grab
 ISOLATION += waitlist_group_vs_grab
 # 1.4: real-name tickets
 ISOLATION += passenger_overlap change_vs_refund group_grab_race daily_cancel_limit
+# 1.7: against scalpers (issue 14): per-person and per-client limits under concurrency
+ISOLATION += person_client_limits
 ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=test/isolation/temp.conf \
 	--inputdir=test/isolation --outputdir=test/isolation/output
 
