@@ -12,7 +12,7 @@ SET TimeZone = 'UTC';
 
 \i test/regress_helpers.sql
 
-CREATE FUNCTION public.qp_id(n integer) RETURNS text
+CREATE OR REPLACE FUNCTION public.qp_id(n integer) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
 	SELECT d || substr('10X98765432', (SELECT sum(substr(d, i, 1)::integer * w[i]) FROM generate_series(1, 17) i)::integer % 11 + 1, 1)
 	FROM (SELECT '11010519800101' || lpad(n::text, 3, '0') AS d,
@@ -29,7 +29,7 @@ SELECT add_passenger(u, qp_id(u), 'P' || u) > 0 AS added FROM generate_series(1,
 SELECT add_passenger(1, qp_id(7), 'P7') > 0, add_passenger(5, qp_id(1), 'P1') > 0,
        add_passenger(12, qp_id(12), 'P12') > 0, add_passenger(30, qp_id(30), 'P30') > 0;
 -- the outcomes of this file's requests, in the order they were served
-CREATE FUNCTION public.qp_served() RETURNS TABLE (user_id bigint, named boolean, status text, error text, passengers text)
+CREATE OR REPLACE FUNCTION public.qp_served() RETURNS TABLE (user_id bigint, named boolean, status text, error text, passengers text)
 LANGUAGE sql AS $$
 	SELECT q.user_id, q.passenger_ids IS NOT NULL, q.status, q.error_sqlstate,
 	       (SELECT string_agg(p.name, ', ' ORDER BY t.ticket_id) FROM tickets t JOIN passenger p USING (passenger_id)
@@ -38,7 +38,7 @@ LANGUAGE sql AS $$
 $$;
 
 -- serve until nothing waits (a batch ends where the kind of request changes)
-CREATE FUNCTION public.qp_serve() RETURNS integer
+CREATE OR REPLACE FUNCTION public.qp_serve() RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
 	total integer := 0;

@@ -11,7 +11,7 @@ SET TimeZone = 'UTC';
 \i test/regress_helpers.sql
 
 -- a valid resident ID number per n (born 1 January 1980 in Beijing)
-CREATE FUNCTION public.scalper_id(n integer) RETURNS text
+CREATE OR REPLACE FUNCTION public.scalper_id(n integer) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
 	SELECT d || substr('10X98765432', (SELECT sum(substr(d, i, 1)::integer * w[i]) FROM generate_series(1, 17) i)::integer % 11 + 1, 1)
 	FROM (SELECT '11010519800101' || lpad(n::text, 3, '0') AS d,
@@ -29,7 +29,7 @@ CREATE TEMP TABLE d AS SELECT beijing_now()::date + 30 AS day;
 SELECT open_sales(t, (SELECT day FROM d)) > 0 FROM unnest(ARRAY['G11', 'G13', 'G15']) t;
 SELECT open_sales(t, (SELECT day + 1 FROM d)) > 0 FROM unnest(ARRAY['G11', 'G13']) t;
 -- messages show the service days as D and D+1
-CREATE FUNCTION public.regress_undated(t text) RETURNS text
+CREATE OR REPLACE FUNCTION public.scalper_undated(t text) RETURNS text
 LANGUAGE sql STABLE AS $$
 	SELECT replace(replace(t, to_char((SELECT day FROM d), 'MM-DD-YYYY'), 'D'),
 	               to_char((SELECT day + 1 FROM d), 'MM-DD-YYYY'), 'D+1')
@@ -51,7 +51,7 @@ SELECT order_id IS NOT NULL AS anonymous_grab FROM grab(1, 'G11', (SELECT day FR
 SELECT set_setting('real_names_required', 1);
 SELECT regress_error($$SELECT * FROM grab(2, 'G11', (SELECT day FROM d), 'VNP', 'AOH')$$);
 -- the hint names the passenger form
-CREATE FUNCTION public.hint_of(query text) RETURNS text
+CREATE OR REPLACE FUNCTION public.hint_of(query text) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
 	hint text;
@@ -84,9 +84,9 @@ SELECT set_setting('max_tickets_per_person_day', 2);
 SELECT passenger, status FROM grab(10, 'G11', (SELECT day FROM d), 'VNP', 'AOH', 'second', ARRAY[scalper_id(10)]);
 SELECT passenger, status FROM grab(11, 'G13', (SELECT day FROM d), 'VNP', 'AOH', 'second', ARRAY[scalper_id(10)]);
 -- a third on the same service day, from either account: TK071
-SELECT regress_undated(regress_error(format($$SELECT * FROM grab(10, 'G15', %L, 'VNP', 'AOH', 'second', ARRAY[%L])$$,
+SELECT scalper_undated(regress_error(format($$SELECT * FROM grab(10, 'G15', %L, 'VNP', 'AOH', 'second', ARRAY[%L])$$,
 	(SELECT day FROM d), scalper_id(10))));
-SELECT regress_undated(regress_error(format($$SELECT * FROM grab(11, 'G15', %L, 'VNP', 'AOH', 'second', ARRAY[%L])$$,
+SELECT scalper_undated(regress_error(format($$SELECT * FROM grab(11, 'G15', %L, 'VNP', 'AOH', 'second', ARRAY[%L])$$,
 	(SELECT day FROM d), scalper_id(10))));
 -- another service day is another count
 SELECT passenger, status FROM grab(10, 'G11', (SELECT day + 1 FROM d), 'VNP', 'AOH', 'second', ARRAY[scalper_id(10)]);
@@ -101,7 +101,7 @@ SELECT passenger, status FROM grab(11, 'G13', (SELECT day FROM d), 'VNP', 'AOH',
 -- a paid ticket counts; a refunded one does not
 SELECT confirm(o.order_id) FROM orders o WHERE o.user_id = 10 AND o.status = 'held' AND o.run_id =
 	(SELECT r.run_id FROM run r JOIN train t USING (train_id) WHERE t.code = 'G11' AND r.service_date = (SELECT day FROM d));
-SELECT regress_undated(regress_error(format($$SELECT * FROM grab(10, 'G15', %L, 'VNP', 'AOH', 'second', ARRAY[%L])$$,
+SELECT scalper_undated(regress_error(format($$SELECT * FROM grab(10, 'G15', %L, 'VNP', 'AOH', 'second', ARRAY[%L])$$,
 	(SELECT day FROM d), scalper_id(10))));
 SELECT count(*) FROM refund((SELECT o.order_id FROM orders o WHERE o.user_id = 10 AND o.status = 'paid'));
 SELECT passenger, status FROM grab(10, 'G15', (SELECT day FROM d), 'VNP', 'AOH', 'second', ARRAY[scalper_id(10)]);
@@ -109,7 +109,7 @@ SELECT passenger, status FROM grab(10, 'G15', (SELECT day FROM d), 'VNP', 'AOH',
 SELECT add_passenger(12, scalper_id(12), 'Wang Wu') > 0, add_passenger(12, scalper_id(10), 'Li Si') > 0;
 -- (Li Si has one ticket on D+1: with a limit of 1, the group is refused whole)
 SELECT set_setting('max_tickets_per_person_day', 1);
-SELECT regress_undated(regress_error(format($$SELECT * FROM grab(12, 'G13', %L, 'VNP', 'AOH', 'second', ARRAY[%L, %L])$$,
+SELECT scalper_undated(regress_error(format($$SELECT * FROM grab(12, 'G13', %L, 'VNP', 'AOH', 'second', ARRAY[%L, %L])$$,
 	(SELECT day + 1 FROM d), scalper_id(12), scalper_id(10))));
 SELECT count(*) FROM orders WHERE user_id = 12;
 SELECT set_setting('max_tickets_per_person_day', 5);
@@ -123,10 +123,10 @@ SELECT client();
 SELECT status FROM grab(20, 'G13', (SELECT day FROM d), 'VNP', 'AOH');
 SELECT status FROM grab(21, 'G13', (SELECT day FROM d), 'VNP', 'AOH');
 -- a third account behind the same client: TK072
-SELECT regress_undated(regress_error($$SELECT * FROM grab(22, 'G13', (SELECT day FROM d), 'VNP', 'AOH')$$));
+SELECT scalper_undated(regress_error($$SELECT * FROM grab(22, 'G13', (SELECT day FROM d), 'VNP', 'AOH')$$));
 -- the passenger form too
 SELECT add_passenger(22, scalper_id(22), 'Zhao Liu') > 0;
-SELECT regress_undated(regress_error(format($$SELECT * FROM grab(22, 'G13', %L, 'VNP', 'AOH', 'second', ARRAY[%L])$$,
+SELECT scalper_undated(regress_error(format($$SELECT * FROM grab(22, 'G13', %L, 'VNP', 'AOH', 'second', ARRAY[%L])$$,
 	(SELECT day FROM d), scalper_id(22))));
 -- another run is another count
 SELECT status FROM grab(22, 'G15', (SELECT day FROM d), 'VNP', 'AOH');
