@@ -69,6 +69,7 @@ static SPIPlanPtr existing_plan = NULL;
 static SPIPlanPtr ahead_of_plan = NULL;
 static SPIPlanPtr stale_holds_plan = NULL;
 static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr insert_named_plan = NULL;
 static SPIPlanPtr request_id_plan = NULL;
 static SPIPlanPtr position_plan = NULL;
 static SPIPlanPtr real_names_plan = NULL;
@@ -310,17 +311,27 @@ read_arguments(FunctionCallInfo fcinfo, EnqueueArgs *args, bool named)
 
 /*
  * Step 1b, real names (setting real_names_required): the single-seat form
- * is refused with TK070 naming the passenger form, by the SQL rule
- * (ticket.check_real_names()) that grab and the waitlist use.
+ * is refused with TK070 naming the passenger form, in the words of
+ * ticket.check_real_names(), which grab and the waitlist call.  Read from
+ * the settings table itself (no row: the default, off), which 1.6 has
+ * too: a server runs this library before ALTER EXTENSION UPDATE.
  */
 static void
 check_real_names(void)
 {
+	bool		isnull;
+
 	run_plan(keep_plan(&real_names_plan,
-					   "SELECT ticket.check_real_names('an enqueue', "
-					   "'ticket.enqueue(user_id, train, service_date, from_station, to_station, seat_class, passengers)')",
+					   "SELECT s.value = 1 FROM ticket.setting s WHERE s.name = 'real_names_required'",
 					   0, NULL),
 			 NULL, NULL, true);
+	if (SPI_processed == 1 && DatumGetBool(column(0, 1, &isnull)) && !isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_TICKET_REAL_NAMES_REQUIRED),
+				 errmsg("real names required: an enqueue without passengers is refused"),
+				 errdetail("Every ticket names its passenger (setting real_names_required)."),
+				 errhint("Use the passenger form: ticket.enqueue(user_id, train, service_date, from_station, "
+						 "to_station, seat_class, passengers).")));
 }
 
 /*
@@ -770,6 +781,15 @@ enqueue_into_ring(const EnqueueArgs *args, const EnqueueJourney *journey, int32 
 	answer_waiting(answer, accepted.request_id, accepted.position, accepted.ahead);
 }
 
+/* whether ticket.queue_request has the columns of 1.7 (a syscache lookup) */
+static bool
+queue_request_has_passengers(void)
+{
+	Oid			rel = get_relname_relid("queue_request", get_namespace_oid("ticket", false));
+
+	return OidIsValid(rel) && get_attnum(rel, "passenger_ids") != InvalidAttrNumber;
+}
+
 /*
  * Step 6b, not preloaded: the request is a row of ticket.queue_request, as
  * in 1.2.  Share the run's queue lock to commit (a server takes it
@@ -820,13 +840,27 @@ enqueue_into_table(const EnqueueArgs *args, const EnqueueJourney *journey, int32
 	nulls[9] = args->seat_letters[0] == '\0' ? 'n' : ' ';
 	values[10] = args->end_client ? CStringGetTextDatum(args->end_client) : (Datum) 0;
 	nulls[10] = args->end_client ? ' ' : 'n';
-	run_plan(keep_plan(&insert_plan,
-					   "INSERT INTO ticket.queue_request (run_id, user_id, client_request_id, seat_class, legs, "
-					   "  ahead_when_accepted, served_when_accepted, passenger_ids, seat_letters, client) "
-					   "VALUES ($1, $2, $3, $4::ticket.seat_class, ticket.segrange($5, $6), $7, $8, $9, $10, $11) "
-					   "ON CONFLICT DO NOTHING RETURNING request_id, queue_position",
-					   11, insert_types),
-			 values, nulls, false);
+	/*
+	 * The passengers, letters and client go to the columns of 1.7; under the
+	 * tables of 1.6 (this library runs before ALTER EXTENSION UPDATE, and
+	 * 1.6 has no passenger form) a request is written as 1.6 writes it.
+	 */
+	if (queue_request_has_passengers())
+		run_plan(keep_plan(&insert_named_plan,
+						   "INSERT INTO ticket.queue_request (run_id, user_id, client_request_id, seat_class, legs, "
+						   "  ahead_when_accepted, served_when_accepted, passenger_ids, seat_letters, client) "
+						   "VALUES ($1, $2, $3, $4::ticket.seat_class, ticket.segrange($5, $6), $7, $8, $9, $10, $11) "
+						   "ON CONFLICT DO NOTHING RETURNING request_id, queue_position",
+						   11, insert_types),
+				 values, nulls, false);
+	else
+		run_plan(keep_plan(&insert_plan,
+						   "INSERT INTO ticket.queue_request (run_id, user_id, client_request_id, seat_class, legs, "
+						   "  ahead_when_accepted, served_when_accepted) "
+						   "VALUES ($1, $2, $3, $4::ticket.seat_class, ticket.segrange($5, $6), $7, $8) "
+						   "ON CONFLICT DO NOTHING RETURNING request_id, queue_position",
+						   8, insert_types),
+				 values, nulls, false);
 	/* a conflict: the user waits on this run already, or a concurrent call took the client id */
 	if (SPI_processed != 1)
 		already_waiting(args->user_id);

@@ -1185,10 +1185,11 @@ REVOKE EXECUTE ON FUNCTION check_passengers_free(text[], tsrange) FROM PUBLIC;
 
 -- grab_named, step 5b: at most max_tickets_per_person_day live tickets per
 -- person (identity document) and service day, counted over every account.
--- Exact under concurrency: each person's lock (in document order, so two
--- orders naming the same people never wait for each other crosswise) is
--- held to commit, and the count after it sees every order that held it
--- before.  Holds count while live; cancelled, expired (or past their
+-- Exact under concurrency: each person's lock for the day (in document
+-- order, so two orders naming the same people never wait for each other
+-- crosswise) is held to commit, and the count after it sees every order
+-- that held it before.  So two orders of one person for one service day
+-- take turns, whatever their trains.  Holds count while live; cancelled, expired (or past their
 -- deadline), refunded and changed tickets do not.
 CREATE OR REPLACE FUNCTION check_person_limits(document_keys text[], service_date date) RETURNS void
 LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
@@ -1196,7 +1197,7 @@ DECLARE
 	cap numeric := setting('max_tickets_per_person_day');
 	over record;
 BEGIN
-	PERFORM lock_xact('person', hashtextextended(k, 0))
+	PERFORM lock_xact('person', hashtextextended(k, service_date - date '2000-01-01'))
 	FROM (SELECT DISTINCT unnest(document_keys) AS k ORDER BY 1) x;
 	SELECT t.document_key, count(*) AS n INTO over
 	FROM tickets t JOIN run r ON r.run_id = t.run_id
