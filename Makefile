@@ -46,6 +46,8 @@ REGRESS += queue_hardening
 REGRESS += risk
 # 1.7: hot runs and the overload breaker (issue 14, items 4 and 5)
 REGRESS += overload
+# 1.7: against scalpers (issue 14: real names required, per-person and per-client limits)
+REGRESS += scalpers queue_passengers
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/temp.conf
 
 ISOLATION = segrange_exclusion grab_last_seat grab_same_user confirm_vs_expiry cancel_vs_confirm grab_repeatable_read
@@ -59,6 +61,8 @@ ISOLATION += passenger_overlap change_vs_refund group_grab_race daily_cancel_lim
 ISOLATION += risk_counts
 # 1.7: hot runs and the overload breaker (issue 14, items 4 and 5)
 ISOLATION += hot_run_mark breaker_auto
+# 1.7: against scalpers (issue 14): per-person and per-client limits under concurrency
+ISOLATION += person_client_limits
 ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=test/isolation/temp.conf \
 	--inputdir=test/isolation --outputdir=test/isolation/output
 
@@ -111,7 +115,7 @@ installcheck-isolation:
 # output in test/fallback/expected and test/fallback/isolation/expected
 # (pg_regress looks in --outputdir/expected before --inputdir/expected); and
 # the bad-argument test, whose enqueue and queue_wait then take that path.
-FALLBACK_REGRESS = queue queue_hardening bad_arguments
+FALLBACK_REGRESS = queue queue_hardening bad_arguments queue_passengers
 FALLBACK_REGRESS_OPTS = --temp-instance=tmp_check_fallback --temp-config=test/fallback/temp.conf \
 	--outputdir=test/fallback --dbname=$(CONTRIB_TESTDB)
 FALLBACK_ISOLATION = queue_fifo

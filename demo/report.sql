@@ -6,7 +6,7 @@ SET search_path = public, ticket;
 SELECT sale_date AS day FROM demo.config \gset
 
 \echo
-\echo '== Outcomes of the rush (one row per attempt: an account ordering for its family, or a queued single seat)'
+\echo '== Outcomes of the rush (one row per attempt: an account ordering for its family, or a queued seat for one of them)'
 SELECT path, outcome, count(*) AS attempts,
        round(100.0 * count(*) / sum(count(*)) OVER (PARTITION BY path), 1) AS "% of path"
 FROM demo.attempt GROUP BY path, outcome ORDER BY path, count(*) DESC;
@@ -21,7 +21,7 @@ SELECT path, count(*) AS attempts,
        round(max(ms)::numeric, 2) AS max_ms
 FROM demo.attempt GROUP BY path ORDER BY path;
 
-\echo '== Orders by status (named: with passengers; single seat: the queue and the waitlist)'
+\echo '== Orders by status (named: with passengers, real names being required; single seat: none)'
 SELECT o.status, count(*) FILTER (WHERE o.total IS NOT NULL) AS named_orders,
        count(*) FILTER (WHERE o.total IS NULL) AS single_seat_orders
 FROM ticket.orders o GROUP BY o.status ORDER BY count(*) DESC;

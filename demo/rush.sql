@@ -5,9 +5,10 @@
 --     sitting together, some asking for window seats; then pays (most),
 --     cancels, refunds the order or one ticket, or walks away and lets the
 --     hold expire; a sold-out journey sometimes makes it join the waitlist.
---   demo.queue_step(user): a single seat through the order queue: enqueue,
---     commit, poll queue_status() until the background worker has served
---     the request, then pay or cancel.
+--   demo.queue_step(user): a seat for one named passenger through the order
+--     queue: enqueue (the passenger form: real names are required), commit,
+--     poll queue_status() until the background worker has served the
+--     request, then pay or cancel.
 -- Outcomes and server-side times go to an unlogged table, so the report can
 -- say what happened.
 \set ON_ERROR_STOP 1
@@ -167,7 +168,7 @@ BEGIN
 			IF random() < 0.15 THEN
 				BEGIN
 					PERFORM ticket.join_waitlist(rush_step.user_id, j.train, day, j.from_code, j.to_code,
-						ARRAY[cls], now() + interval '10 minutes');
+						ARRAY[cls], now() + interval '10 minutes', docs);
 					outcome := 'sold out, joined the waitlist';
 				EXCEPTION
 					WHEN SQLSTATE 'TK021' THEN outcome := 'sold out, waitlist refused (seats free: grab them)';
@@ -178,6 +179,7 @@ BEGIN
 		WHEN SQLSTATE 'TK043' THEN outcome := 'a passenger already travels then (TK043)';
 		WHEN SQLSTATE 'TK047' THEN outcome := 'daily cancel limit (TK047)';
 		WHEN SQLSTATE 'TK048' THEN outcome := 'daily order limit (TK048)';
+		WHEN SQLSTATE 'TK071' THEN outcome := 'a passenger has as many tickets that day as allowed (TK071)';
 	END;
 	INSERT INTO demo.attempt (path, user_id, train, seat_class, group_size, letters, outcome, order_id,
 		placement, seats_as_asked, ms)
@@ -206,8 +208,18 @@ DECLARE
 	outcome text;
 BEGIN
 	SELECT * INTO j FROM demo.pick_journey();
+	-- real names are required: the account adds its family first, and queues for one of them
+	IF NOT EXISTS (SELECT 1 FROM ticket.passenger p WHERE p.user_id = queue_step.user_id) THEN
+		BEGIN
+			PERFORM ticket.add_passenger(queue_step.user_id, f.document_no, f.name, f.passenger_type)
+			FROM demo.family(queue_step.user_id) f ORDER BY f.member;
+		EXCEPTION WHEN SQLSTATE 'TK052' THEN
+			NULL;	-- the same account in another client at the same moment
+		END;
+	END IF;
 	BEGIN
-		SELECT * INTO e FROM ticket.enqueue(queue_step.user_id, j.train, day, j.from_code, j.to_code, cls);
+		SELECT * INTO e FROM ticket.enqueue(queue_step.user_id, j.train, day, j.from_code, j.to_code, cls,
+			ARRAY[(SELECT f.document_no FROM demo.family(queue_step.user_id) f WHERE f.member = 1)]);
 	EXCEPTION
 		WHEN SQLSTATE 'TK001' THEN outcome := 'sold out at once (TK001)';
 		WHEN SQLSTATE 'TK018' THEN outcome := 'queue full (TK018)';

@@ -113,6 +113,10 @@ INSERT INTO public.bad_args_fn VALUES
 	-- the queue and the waitlist (app; serve_queue and the lists above are admin)
 	('ticket.enqueue(bigint,text,date,text,text,text,text)', 'ticket_app',
 		ARRAY['104', $$'G1'$$, $$(SELECT d FROM public.bad_args_fx)$$, $$'AAA'$$, $$'CCC'$$, $$'second'$$, $$'q-104'$$]),
+	('ticket.enqueue(bigint,text,date,text,text,text,text[],text)', 'ticket_app',
+		ARRAY['2', $$'G1'$$, $$(SELECT d FROM public.bad_args_fx)$$, $$'AAA'$$, $$'BBB'$$, $$'second'$$,
+		      $$ARRAY['P1000003', 'P1000004']$$, $$'AF'$$]),
+	('ticket.client()', 'ticket_app', '{}'),
 	('ticket.queue_status(bigint)', 'ticket_app', ARRAY[$$(SELECT request FROM public.bad_args_fx)$$]),
 	('ticket.queue_wait(bigint,interval)', 'ticket_app',
 		ARRAY[$$(SELECT request FROM public.bad_args_fx)$$, $$'0 seconds'$$]),

@@ -37,6 +37,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "replication/syncrep.h"
@@ -60,6 +61,7 @@
 #include "ticket_locks.h"
 
 PG_FUNCTION_INFO_V1(ticket_enqueue);
+PG_FUNCTION_INFO_V1(ticket_enqueue_named);
 
 /* the session's plans, prepared on first use */
 static SPIPlanPtr resolve_plan = NULL;
@@ -68,8 +70,11 @@ static SPIPlanPtr existing_plan = NULL;
 static SPIPlanPtr ahead_of_plan = NULL;
 static SPIPlanPtr stale_holds_plan = NULL;
 static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr insert_named_plan = NULL;
 static SPIPlanPtr request_id_plan = NULL;
 static SPIPlanPtr position_plan = NULL;
+static SPIPlanPtr real_names_plan = NULL;
+static SPIPlanPtr passengers_plan = NULL;
 
 PG_FUNCTION_INFO_V1(ticket_timetable_changed);
 
@@ -181,6 +186,11 @@ typedef struct EnqueueArgs
 	text	   *seat_class;		/* canonical name, NULL: any */
 	int32		class_no;		/* position in the enum, 0: any */
 	text	   *client_id;		/* the client's request id, NULL: none */
+	/* the passenger form: 0 passengers, one seat without names */
+	int32		n_passengers;
+	int64		passenger_ids[QUEUE_RING_PASSENGERS_MAX];
+	char		seat_letters[QUEUE_RING_PASSENGERS_MAX + 1];	/* "": none asked */
+	const char *end_client;		/* ticket.client, NULL: none (the call is its own client) */
 } EnqueueArgs;
 
 /* the journey's run and stops, and what the queue needs to know of the run now */
@@ -273,7 +283,7 @@ already_waiting(int64 user_id)
  * refuses missing ones (TK017) in the words a grab uses.
  */
 static void
-read_arguments(FunctionCallInfo fcinfo, EnqueueArgs *args)
+read_arguments(FunctionCallInfo fcinfo, EnqueueArgs *args, bool named)
 {
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -288,7 +298,9 @@ read_arguments(FunctionCallInfo fcinfo, EnqueueArgs *args)
 	args->to_station = PG_ARGISNULL(4) ? NULL : PG_GETARG_TEXT_PP(4);
 	args->journey_named = args->train && args->date_given && args->from_station && args->to_station;
 	args->seat_class_asked = PG_ARGISNULL(5) ? NULL : PG_GETARG_TEXT_PP(5);
-	args->client_id = PG_ARGISNULL(6) ? NULL : PG_GETARG_TEXT_PP(6);
+	/* (the passenger form has no request id: its 7th argument is the passengers) */
+	args->client_id = named || PG_ARGISNULL(6) ? NULL : PG_GETARG_TEXT_PP(6);
+	args->end_client = ticket_current_client();
 	/* the ring keeps at most this much; the table path takes no more */
 	if (args->client_id != NULL && VARSIZE_ANY_EXHDR(args->client_id) > QUEUE_RING_CLIENT_ID_MAX)
 		ereport(ERROR,
@@ -299,7 +311,82 @@ read_arguments(FunctionCallInfo fcinfo, EnqueueArgs *args)
 }
 
 /*
- * Step 1b, risk control (README, Risk signals): with risk checks on, the
+ * Step 1b, real names (setting real_names_required): the single-seat form
+ * is refused with TK070 naming the passenger form, in the words of
+ * ticket.check_real_names(), which grab and the waitlist call.  Read from
+ * the settings table itself (no row: the default, off), which 1.6 has
+ * too: a server runs this library before ALTER EXTENSION UPDATE.
+ */
+static void
+check_real_names(void)
+{
+	bool		isnull;
+
+	run_plan(keep_plan(&real_names_plan,
+					   "SELECT s.value = 1 FROM ticket.setting s WHERE s.name = 'real_names_required'",
+					   0, NULL),
+			 NULL, NULL, true);
+	if (SPI_processed == 1 && DatumGetBool(column(0, 1, &isnull)) && !isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_TICKET_REAL_NAMES_REQUIRED),
+				 errmsg("real names required: an enqueue without passengers is refused"),
+				 errdetail("Every ticket names its passenger (setting real_names_required)."),
+				 errhint("Use the passenger form: ticket.enqueue(user_id, train, service_date, from_station, "
+						 "to_station, seat_class, passengers).")));
+}
+
+/*
+ * Step 1c, the passenger form: the passengers and seat letters as grab
+ * checks them (ticket.queue_passengers(): 1 to 5 different passengers of
+ * the account, a class, letters that fit), kept as the account's passenger
+ * ids and the letters normalised.  A passenger removed before the request
+ * is served fails it then with TK042, as a grab would.
+ */
+static void
+resolve_passengers(FunctionCallInfo fcinfo, EnqueueArgs *args)
+{
+	Oid			types[8] = {INT8OID, TEXTOID, DATEOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID};
+	Datum		values[8];
+	char		nulls[8];
+	bool		isnull;
+	Datum		d;
+
+	for (int i = 0; i < 8; i++)
+	{
+		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+	}
+	run_plan(keep_plan(&passengers_plan,
+					   "SELECT p.passenger_ids, p.letters "
+					   "FROM ticket.queue_passengers($1, $2, $3, $4, $5, $6, $7, $8) p",
+					   8, types),
+			 values, nulls, false);
+	if (SPI_processed != 1)
+		elog(ERROR, "ticket.enqueue: ticket.queue_passengers() returned no row");
+	d = column(0, 1, &isnull);
+	if (isnull)
+		elog(ERROR, "ticket.enqueue: ticket.queue_passengers() returned no passengers");
+	{
+		ArrayType  *ids = DatumGetArrayTypeP(d);
+		Datum	   *elems;
+		bool	   *elem_nulls;
+		int			n;
+
+		deconstruct_array(ids, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+						  &elems, &elem_nulls, &n);
+		if (n < 1 || n > QUEUE_RING_PASSENGERS_MAX)
+			elog(ERROR, "ticket.enqueue: %d passengers", n);
+		args->n_passengers = n;
+		for (int i = 0; i < n; i++)
+			args->passenger_ids[i] = DatumGetInt64(elems[i]);
+	}
+	d = column(0, 2, &isnull);
+	if (!isnull)
+		strlcpy(args->seat_letters, TextDatumGetCString(d), sizeof(args->seat_letters));
+}
+
+/*
+ * Step 1d, risk control (README, Risk signals): with risk checks on, the
  * grab step ticket.check_risk() counts the attempt and refuses it with
  * TK075 at the blocking level.  Off, no query.
  */
@@ -659,6 +746,15 @@ enqueue_into_ring(const EnqueueArgs *args, const EnqueueJourney *journey, int32 
 	req.to_stop = journey->to_stop;
 	req.served_when = journey->served_so_far;
 	req.seat_class = args->class_no;
+	req.n_passengers = args->n_passengers;
+	memcpy(req.passenger_ids, args->passenger_ids, sizeof(req.passenger_ids));
+	memcpy(req.seat_letters, args->seat_letters, sizeof(req.seat_letters));
+	req.end_client_len = -1;
+	if (args->end_client != NULL)
+	{
+		req.end_client_len = Min((int) strlen(args->end_client), QUEUE_RING_END_CLIENT_MAX);
+		memcpy(req.end_client, args->end_client, req.end_client_len);
+	}
 	req.client_id_len = -1;
 	if (args->client_id != NULL)
 	{
@@ -704,6 +800,15 @@ enqueue_into_ring(const EnqueueArgs *args, const EnqueueJourney *journey, int32 
 	answer_waiting(answer, accepted.request_id, accepted.position, accepted.ahead);
 }
 
+/* whether ticket.queue_request has the columns of 1.7 (a syscache lookup) */
+static bool
+queue_request_has_passengers(void)
+{
+	Oid			rel = get_relname_relid("queue_request", get_namespace_oid("ticket", false));
+
+	return OidIsValid(rel) && get_attnum(rel, "passenger_ids") != InvalidAttrNumber;
+}
+
 /*
  * Step 6b, not preloaded: the request is a row of ticket.queue_request, as
  * in 1.2.  Share the run's queue lock to commit (a server takes it
@@ -716,9 +821,10 @@ enqueue_into_ring(const EnqueueArgs *args, const EnqueueJourney *journey, int32 
 static void
 enqueue_into_table(const EnqueueArgs *args, const EnqueueJourney *journey, int32 cap, EnqueueAnswer *answer)
 {
-	Oid			insert_types[8] = {INT8OID, INT8OID, TEXTOID, TEXTOID, INT4OID, INT4OID, INT8OID, INT8OID};
-	Datum		values[8];
-	char		nulls[8];
+	Oid			insert_types[11] = {INT8OID, INT8OID, TEXTOID, TEXTOID, INT4OID, INT4OID, INT8OID, INT8OID,
+	INT8ARRAYOID, TEXTOID, TEXTOID};
+	Datum		values[11];
+	char		nulls[11];
 	int64		ahead;
 
 	ticket_lock_xact(TICKET_LOCK_QUEUE, journey->run_id, true);
@@ -735,16 +841,45 @@ enqueue_into_table(const EnqueueArgs *args, const EnqueueJourney *journey, int32
 	values[5] = Int32GetDatum(journey->to_stop);
 	values[6] = Int64GetDatum(ahead);
 	values[7] = Int64GetDatum(journey->served_so_far);
-	memcpy(nulls, "        ", 8);
+	memcpy(nulls, "           ", 11);
 	nulls[2] = args->client_id ? ' ' : 'n';
 	nulls[3] = args->seat_class ? ' ' : 'n';
-	run_plan(keep_plan(&insert_plan,
-					   "INSERT INTO ticket.queue_request (run_id, user_id, client_request_id, seat_class, legs, "
-					   "  ahead_when_accepted, served_when_accepted) "
-					   "VALUES ($1, $2, $3, $4::ticket.seat_class, ticket.segrange($5, $6), $7, $8) "
-					   "ON CONFLICT DO NOTHING RETURNING request_id, queue_position",
-					   8, insert_types),
-			 values, nulls, false);
+	if (args->n_passengers > 0)
+	{
+		Datum		ids[QUEUE_RING_PASSENGERS_MAX];
+
+		for (int i = 0; i < args->n_passengers; i++)
+			ids[i] = Int64GetDatum(args->passenger_ids[i]);
+		values[8] = PointerGetDatum(construct_array(ids, args->n_passengers, INT8OID, sizeof(int64),
+													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	}
+	else
+		nulls[8] = 'n';
+	values[9] = CStringGetTextDatum(args->seat_letters);
+	nulls[9] = args->seat_letters[0] == '\0' ? 'n' : ' ';
+	values[10] = args->end_client ? CStringGetTextDatum(args->end_client) : (Datum) 0;
+	nulls[10] = args->end_client ? ' ' : 'n';
+	/*
+	 * The passengers, letters and client go to the columns of 1.7; under the
+	 * tables of 1.6 (this library runs before ALTER EXTENSION UPDATE, and
+	 * 1.6 has no passenger form) a request is written as 1.6 writes it.
+	 */
+	if (queue_request_has_passengers())
+		run_plan(keep_plan(&insert_named_plan,
+						   "INSERT INTO ticket.queue_request (run_id, user_id, client_request_id, seat_class, legs, "
+						   "  ahead_when_accepted, served_when_accepted, passenger_ids, seat_letters, client) "
+						   "VALUES ($1, $2, $3, $4::ticket.seat_class, ticket.segrange($5, $6), $7, $8, $9, $10, $11) "
+						   "ON CONFLICT DO NOTHING RETURNING request_id, queue_position",
+						   11, insert_types),
+				 values, nulls, false);
+	else
+		run_plan(keep_plan(&insert_plan,
+						   "INSERT INTO ticket.queue_request (run_id, user_id, client_request_id, seat_class, legs, "
+						   "  ahead_when_accepted, served_when_accepted) "
+						   "VALUES ($1, $2, $3, $4::ticket.seat_class, ticket.segrange($5, $6), $7, $8) "
+						   "ON CONFLICT DO NOTHING RETURNING request_id, queue_position",
+						   8, insert_types),
+				 values, nulls, false);
 	/* a conflict: the user waits on this run already, or a concurrent call took the client id */
 	if (SPI_processed != 1)
 		already_waiting(args->user_id);
@@ -770,8 +905,8 @@ enqueue_into_table(const EnqueueArgs *args, const EnqueueJourney *journey, int32
  * journey, a repeated client request id, admission, then the ring or the
  * table.
  */
-Datum
-ticket_enqueue(PG_FUNCTION_ARGS)
+static Datum
+enqueue_request(FunctionCallInfo fcinfo, bool named)
 {
 	EnqueueArgs args;
 	EnqueueJourney journey;
@@ -779,8 +914,12 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 	int32		cap = queue_max_waiting_setting();
 
 	ticket_check_primary();
-	read_arguments(fcinfo, &args);
+	read_arguments(fcinfo, &args, named);
 	SPI_connect();
+	if (named)
+		resolve_passengers(fcinfo, &args);
+	else
+		check_real_names();
 	check_risk(&args);
 	resolve_seat_class(&args);
 	resolve_journey(&args, &journey);
@@ -800,6 +939,28 @@ ticket_enqueue(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	PG_RETURN_DATUM(queue_entry(fcinfo, &answer));
+}
+
+Datum
+ticket_enqueue(PG_FUNCTION_ARGS)
+{
+	return enqueue_request(fcinfo, false);
+}
+
+/*
+ * enqueue(user_id bigint, train text, service_date date, from_station text,
+ *		   to_station text, seat_class text, passengers text[],
+ *		   seat_letters text) returns queue_entry
+ *
+ * The passenger form, with the arguments of the passenger form of grab:
+ * the passengers are checked now (TK044, TK042, seat letters TK045/TK046)
+ * and kept with the request; a server serves it as that grab would
+ * (ticket.grab_named()), in the run's order.
+ */
+Datum
+ticket_enqueue_named(PG_FUNCTION_ARGS)
+{
+	return enqueue_request(fcinfo, true);
 }
 
 PG_FUNCTION_INFO_V1(ticket_queue_wait);

@@ -681,8 +681,8 @@ ticket_queue_ring_take(PG_FUNCTION_ARGS)
 	for (int i = 0; i < n; i++)
 	{
 		RingEntry  *e = &ring->entries[picked[i]];
-		Datum		values[10];
-		bool		nulls[10] = {false};
+		Datum		values[13];
+		bool		nulls[13] = {false};
 
 		e->state = ENTRY_TAKEN;
 		e->subxid = GetCurrentSubTransactionId();
@@ -702,6 +702,23 @@ ticket_queue_ring_take(PG_FUNCTION_ARGS)
 		values[7] = TimestampTzGetDatum(e->accepted_at);
 		values[8] = Int64GetDatum(e->ahead);
 		values[9] = Int64GetDatum(e->req.served_when);
+		if (e->req.n_passengers > 0)
+		{
+			Datum		ids[QUEUE_RING_PASSENGERS_MAX];
+
+			for (int k = 0; k < e->req.n_passengers; k++)
+				ids[k] = Int64GetDatum(e->req.passenger_ids[k]);
+			values[10] = PointerGetDatum(construct_array(ids, e->req.n_passengers, INT8OID, sizeof(int64),
+														 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		}
+		else
+			nulls[10] = true;
+		values[11] = CStringGetTextDatum(e->req.seat_letters);
+		nulls[11] = e->req.seat_letters[0] == '\0';
+		if (e->req.end_client_len >= 0)
+			values[12] = PointerGetDatum(cstring_to_text_with_len(e->req.end_client, e->req.end_client_len));
+		else
+			nulls[12] = true;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	LWLockRelease(ring->lock);

@@ -15,6 +15,11 @@
 /* longest client request id the ring keeps (longer ones are refused) */
 #define QUEUE_RING_CLIENT_ID_MAX 128
 
+/* a request with passengers names 1 to this many (as grab) */
+#define QUEUE_RING_PASSENGERS_MAX 5
+/* the end client (ticket.client) the ring keeps: ticket.h's TICKET_CLIENT_MAX */
+#define QUEUE_RING_END_CLIENT_MAX 64
+
 typedef struct QueueRingRequest
 {
 	int64		run_id;
@@ -25,6 +30,12 @@ typedef struct QueueRingRequest
 	int64		served_when;	/* queue_head.served at acceptance */
 	int			client_id_len;	/* -1: no client request id */
 	char		client_id[QUEUE_RING_CLIENT_ID_MAX];
+	/* the passenger form (enqueue with passengers): 0 passengers: one seat, no names */
+	int32		n_passengers;
+	int64		passenger_ids[QUEUE_RING_PASSENGERS_MAX];	/* ticket.passenger ids, in order */
+	char		seat_letters[QUEUE_RING_PASSENGERS_MAX + 1];	/* "": none asked */
+	int			end_client_len; /* -1: no end client (ticket.client) */
+	char		end_client[QUEUE_RING_END_CLIENT_MAX];
 } QueueRingRequest;
 
 typedef enum QueueRingOutcome

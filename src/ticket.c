@@ -12,6 +12,7 @@
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
@@ -36,17 +37,20 @@ PG_MODULE_MAGIC;
 static int	hold_timeout_s = 15 * 60;
 
 /*
- * The end client of a call (an IP address or device id), named by the
- * application in each transaction with set_config('ticket.client', ...,
- * true); empty: the call names none.  Risk signals (risk.c) count per
- * client.  (Issue 14 defines it once for the per-client limits and the risk
- * signals alike.)
+ * The end client of a call (an IP address or a device id), named by the
+ * application in the transaction of each call with
+ * set_config('ticket.client', '<id>', true): the database cannot see the
+ * end user's address.  The per-client limit (setting
+ * max_orders_per_client_run) counts live orders by it, and the
+ * risk signals (risk.c) count per client.  Empty: the call is
+ * its own client.  PGC_USERSET: it is the application's to say, per call.
  */
 static char *client_id = NULL;
 
 void		_PG_init(void);
 
 PG_FUNCTION_INFO_V1(ticket_hold_timeout);
+PG_FUNCTION_INFO_V1(ticket_client);
 PG_FUNCTION_INFO_V1(ticket_require_primary);
 
 void
@@ -64,9 +68,10 @@ _PG_init(void)
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
 	DefineCustomStringVariable("ticket.client",
-							   "The end client of this call (an IP address or device id), as the application names it.",
-							   "Set it in each transaction: SELECT set_config('ticket.client', '<id>', true).  "
-							   "Risk signals count per client; empty, the call names no client.",
+							   "The end client (IP address or device id) of the calls of this transaction.",
+							   "Set by the application with set_config('ticket.client', id, true) in the "
+							   "transaction of each call; per-client limits and risk signals count by it.  "
+							   "Empty: each call is its own client.",
 							   &client_id,
 							   "",
 							   PGC_USERSET,
@@ -119,4 +124,37 @@ ticket_require_primary(PG_FUNCTION_ARGS)
 {
 	ticket_check_primary();
 	PG_RETURN_VOID();
+}
+
+/*
+ * The setting ticket.client, NULL when empty (the call is its own client);
+ * TK073 when longer than TICKET_CLIENT_MAX bytes (the queue keeps it in
+ * shared memory).  SQL calls ticket.client(), as hold_timeout(), so that the
+ * library is loaded.
+ */
+const char *
+ticket_current_client(void)
+{
+	size_t		len;
+
+	if (client_id == NULL || client_id[0] == '\0')
+		return NULL;
+	len = strlen(client_id);
+	if (len > TICKET_CLIENT_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_TICKET_INVALID_CLIENT),
+				 errmsg("client id is too long: %d bytes", (int) len),
+				 errdetail("A client id (the setting ticket.client) is at most %d bytes.", TICKET_CLIENT_MAX),
+				 errhint("Name the client by its IP address or a short device id.")));
+	return client_id;
+}
+
+Datum
+ticket_client(PG_FUNCTION_ARGS)
+{
+	const char *c = ticket_current_client();
+
+	if (c == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(c));
 }

@@ -156,6 +156,23 @@
  */
 #define ERRCODE_TICKET_STANDBY MAKE_SQLSTATE('T','K','0','6','3')
 /*
+ * TK070: real names required: an anonymous grab, enqueue or waitlist request
+ * is refused (setting real_names_required); the hint names the passenger form
+ */
+#define ERRCODE_TICKET_REAL_NAMES_REQUIRED MAKE_SQLSTATE('T','K','0','7','0')
+/*
+ * TK071: per-person limit reached: the identity document has as many live
+ * tickets on that service day as allowed (max_tickets_per_person_day)
+ */
+#define ERRCODE_TICKET_PERSON_DAY_LIMIT MAKE_SQLSTATE('T','K','0','7','1')
+/*
+ * TK072: per-client limit reached: the client (ticket.client) has as many
+ * live orders on this run as allowed (max_orders_per_client_run)
+ */
+#define ERRCODE_TICKET_CLIENT_RUN_LIMIT MAKE_SQLSTATE('T','K','0','7','2')
+/* TK073: invalid client id: the setting ticket.client is over 64 bytes */
+#define ERRCODE_TICKET_INVALID_CLIENT MAKE_SQLSTATE('T','K','0','7','3')
+/*
  * TK080: the run is hot: sold through the queue only (direct grabs refused;
  * enqueue instead)
  */

@@ -51,6 +51,8 @@ static const char *const kind_names[] = {
 	[TICKET_LOCK_WAITLIST] = "waitlist",
 	[TICKET_LOCK_USER] = "user",
 	[TICKET_LOCK_USER_RUN] = "user_run",
+	[TICKET_LOCK_PERSON] = "person",
+	[TICKET_LOCK_CLIENT_RUN] = "client_run",
 };
 
 /*
@@ -134,13 +136,13 @@ kind_arg(FunctionCallInfo fcinfo)
 {
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 
-	for (int k = TICKET_LOCK_QUEUE; k <= TICKET_LOCK_USER_RUN; k++)
+	for (int k = TICKET_LOCK_QUEUE; k <= TICKET_LOCK_CLIENT_RUN; k++)
 		if (strcmp(name, kind_names[k]) == 0)
 			return (TicketLockKind) k;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown ticket lock \"%s\"", name),
-			 errhint("The locks are queue, serve_queue, queue_batch, waitlist, user and user_run.")));
+			 errhint("The locks are queue, serve_queue, queue_batch, waitlist, user, user_run, person and client_run.")));
 	pg_unreachable();
 }
 

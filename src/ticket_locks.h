@@ -21,7 +21,9 @@ typedef enum TicketLockKind
 	TICKET_LOCK_QUEUE_BATCH = 3,	/* key run_id: a batch under way on the run */
 	TICKET_LOCK_WAITLIST = 4,	/* key run_id: one waitlist pass per run */
 	TICKET_LOCK_USER = 5,		/* key user_id: an account's passengers and daily counters */
-	TICKET_LOCK_USER_RUN = 6	/* key hashint8extended(user_id, run_id): one user's grabs on a run */
+	TICKET_LOCK_USER_RUN = 6,	/* key hashint8extended(user_id, run_id): one user's grabs on a run */
+	TICKET_LOCK_PERSON = 7,		/* key hashtextextended(document_key, day): one person's tickets of a service day */
+	TICKET_LOCK_CLIENT_RUN = 8	/* key hashtextextended(client, run_id): one client's orders on a run */
 } TicketLockKind;
 
 #define TICKET_LOCK_OBJSUBID_BASE 12300

@@ -34,13 +34,13 @@ GRANT USAGE ON SCHEMA ticket TO ticket_admin, ticket_app;
 -- extension used).  These are heavyweight locks whose tag no SQL function
 -- can produce; pg_locks shows them as locktype 'advisory' with objsubid
 -- 12300 + the kind (queue 12301, serve_queue 12302, queue_batch 12303,
--- waitlist 12304, user 12305, user_run 12306) and the bigint key in classid
+-- waitlist 12304, user 12305, user_run 12306, person 12307, client_run 12308) and the bigint key in classid
 -- (high half) and objid (low half).  Internal: only the extension's
 -- SECURITY DEFINER functions call them (and its C code, directly).
 
 CREATE OR REPLACE FUNCTION lock_xact(kind text, key bigint, shared boolean DEFAULT false) RETURNS void
 	AS 'MODULE_PATHNAME', 'ticket_lock_xact_sql' LANGUAGE C VOLATILE STRICT;
-COMMENT ON FUNCTION lock_xact(text, bigint, boolean) IS 'internal: wait for one of the extension''s locks (queue, serve_queue, queue_batch, waitlist, user, user_run) and hold it to the end of the transaction';
+COMMENT ON FUNCTION lock_xact(text, bigint, boolean) IS 'internal: wait for one of the extension''s locks (queue, serve_queue, queue_batch, waitlist, user, user_run, person, client_run) and hold it to the end of the transaction';
 REVOKE EXECUTE ON FUNCTION lock_xact(text, bigint, boolean) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION try_lock_xact(kind text, key bigint, shared boolean DEFAULT false) RETURNS boolean

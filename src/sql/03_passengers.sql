@@ -10,6 +10,7 @@
 CREATE TABLE setting (
 	name text PRIMARY KEY
 		CHECK (name IN ('max_passengers', 'max_orders_per_day', 'max_cancels_per_day', 'refund_min_fee',
+		                'real_names_required', 'max_tickets_per_person_day', 'max_orders_per_client_run',
 		                'risk_checks', 'risk_captcha_grabs_per_minute', 'risk_block_grabs_per_minute',
 		                'risk_captcha_expired_holds', 'risk_block_expired_holds', 'risk_captcha_cancels',
 		                'risk_block_cancels', 'risk_captcha_refunds', 'risk_block_refunds',
@@ -34,6 +35,13 @@ BEGIN
 		WHEN 'max_orders_per_day' THEN 20
 		WHEN 'max_cancels_per_day' THEN 3		-- 12306
 		WHEN 'refund_min_fee' THEN 2			-- 12306, yuan
+		-- against scalpers (doc/passengers.md): 0 off, 1 on
+		WHEN 'real_names_required' THEN 0
+		-- tickets of one person (identity document) per service day, over
+		-- every account; no ordinary traveller takes more trains in a day
+		WHEN 'max_tickets_per_person_day' THEN 5
+		-- live orders of one client (ticket.client) per run; 0: no limit
+		WHEN 'max_orders_per_client_run' THEN 0
 		-- risk signals (src/sql/09_risk.sql): off until risk_checks is 1
 		WHEN 'risk_checks' THEN 0
 		WHEN 'risk_captcha_grabs_per_minute' THEN 30
@@ -64,18 +72,19 @@ BEGIN
 	PERFORM require_primary();
 	-- The limits are counts: 0 would stop every order with passengers (or,
 	-- for cancels, every order), which closing sales does, so they start at
-	-- 1.  The fee is money, rounded to 0.5 yuan like every fee.
+	-- 1.  The fee is money, rounded to 0.5 yuan like every fee.  A rule that
+	-- is off by default is a switch (0 or 1) or a limit that 0 turns off.
 	IF setting(name) IS NULL OR value IS NULL OR value = 'NaN'
 	   OR (CASE WHEN name = 'refund_min_fee' THEN value < 0 OR value > 1000 OR value * 2 <> round(value * 2)
-	            WHEN name = 'risk_checks' THEN value NOT IN (0, 1)
+	            WHEN name IN ('real_names_required', 'risk_checks') THEN value NOT IN (0, 1)
 	            -- 0 turns these rules off; the breaker's mode is 0 off, 1 auto, 2 on
-	            WHEN name IN ('hot_queue_length', 'breaker_trip_backends', 'breaker_mode')
+	            WHEN name IN ('max_orders_per_client_run', 'hot_queue_length', 'breaker_trip_backends', 'breaker_mode')
 	            THEN value < 0 OR value > CASE WHEN name = 'breaker_mode' THEN 2 ELSE 10000 END OR value <> round(value)
 	            ELSE value < 1 OR value > 10000 OR value <> round(value) END) THEN
 		RAISE EXCEPTION 'invalid setting: % = %', left(name, 40), value USING ERRCODE = 'TK055',
 			HINT = CASE WHEN name LIKE 'hot\_%' OR name LIKE 'breaker\_%'
 			            THEN 'hot_cooldown_seconds and breaker_hold_seconds are 1 to 10000, hot_queue_length and breaker_trip_backends 0 (off) to 10000, breaker_mode 0 (off), 1 (auto) or 2 (on).'
-			            ELSE 'Settings are max_passengers, max_orders_per_day, max_cancels_per_day and the risk thresholds risk_captcha_* and risk_block_*, each a whole number from 1 to 10000, refund_min_fee, 0 to 1000 yuan in steps of 0.5, and risk_checks, 0 or 1.' END;
+			            ELSE 'Settings are max_passengers, max_orders_per_day, max_cancels_per_day, max_tickets_per_person_day and the risk thresholds risk_captcha_* and risk_block_*, each a whole number from 1 to 10000, max_orders_per_client_run, 0 (no limit) to 10000, real_names_required and risk_checks, 0 (off) or 1 (on), and refund_min_fee, 0 to 1000 yuan in steps of 0.5.' END;
 	END IF;
 	INSERT INTO ticket.setting AS s (name, value) VALUES (set_setting.name, set_setting.value)
 	ON CONFLICT ON CONSTRAINT setting_pkey DO UPDATE SET value = excluded.value;
@@ -85,9 +94,35 @@ BEGIN
 	RETURN value;
 END
 $$;
-COMMENT ON FUNCTION set_setting(text, numeric) IS 'change a limit (see ticket.setting()); error TK055 if unknown or out of range (limits and risk thresholds 1 to 10000, refund_min_fee 0 to 1000 in steps of 0.5, risk_checks 0 or 1)';
+COMMENT ON FUNCTION set_setting(text, numeric) IS 'change a limit (see ticket.setting()); error TK055 if unknown or out of range (limits and risk thresholds 1 to 10000, max_orders_per_client_run, hot_queue_length and breaker_trip_backends 0 to 10000, breaker_mode 0 to 2, real_names_required and risk_checks 0 or 1, refund_min_fee 0 to 1000 in steps of 0.5)';
 REVOKE EXECUTE ON FUNCTION set_setting(text, numeric) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION set_setting(text, numeric) TO ticket_admin;
+
+-- Real names required (setting real_names_required): calls that would sell
+-- a seat without a name (the single-seat grab, enqueue, a waitlist request
+-- without passengers) are refused with TK070, and the hint names the
+-- passenger form of the call.
+CREATE OR REPLACE FUNCTION check_real_names(call text, passenger_form text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
+	IF setting('real_names_required') = 1 THEN
+		RAISE EXCEPTION 'real names required: % without passengers is refused', call USING ERRCODE = 'TK070',
+			DETAIL = 'Every ticket names its passenger (setting real_names_required).',
+			HINT = format('Use the passenger form: %s.', passenger_form);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION check_real_names(text, text) IS 'internal: TK070 naming the passenger form of a call when real names are required (setting real_names_required)';
+REVOKE EXECUTE ON FUNCTION check_real_names(text, text) FROM PUBLIC;
+
+-- The end client of this transaction's calls (an IP address or a device
+-- id), as the application names it: SELECT set_config('ticket.client',
+-- '<id>', true).  NULL: the call is its own client.
+CREATE OR REPLACE FUNCTION client() RETURNS text
+	AS 'MODULE_PATHNAME', 'ticket_client' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION client() IS 'the setting ticket.client (the end client of this transaction''s calls), NULL when empty; error TK073 when over 64 bytes';
+REVOKE EXECUTE ON FUNCTION client() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION client() TO ticket_app, ticket_admin;
 
 -- 12306 keeps Beijing time: days for the daily limits and departure times
 -- for refund fees are Beijing's, whatever the session's time zone.

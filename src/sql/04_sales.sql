@@ -129,13 +129,17 @@ CREATE TABLE orders (
 	paid_at timestamptz,
 	closed_at timestamptz,
 	total numeric(9, 1),
-	UNIQUE (user_id, request_id)
+	UNIQUE (user_id, request_id),
+	client text
 );
 -- one unpaid order per user and run, whatever the isolation level of the caller
 CREATE UNIQUE INDEX orders_one_unpaid_per_run ON orders (user_id, run_id) WHERE status = 'held';
 CREATE INDEX orders_hold_until_idx ON orders (hold_until) WHERE status = 'held';
 COMMENT ON TABLE orders IS 'orders of users; status held -> paid -> refunded, or held -> cancelled / expired';
 COMMENT ON COLUMN orders.total IS 'sum of the ticket prices of an order with passengers';
+COMMENT ON COLUMN orders.client IS 'the end client that made the order (ticket.client: an IP address or device id), NULL if none was named';
+-- the per-client limit counts a client's live orders on a run
+CREATE INDEX orders_client_idx ON orders (client, run_id) WHERE client IS NOT NULL;
 GRANT SELECT ON orders TO ticket_admin, ticket_app;
 SELECT pg_catalog.pg_extension_config_dump('orders', '');
 SELECT pg_catalog.pg_extension_config_dump('orders_order_id_seq', '');
@@ -635,7 +639,7 @@ REVOKE EXECUTE ON FUNCTION check_unpaid_order(bigint, bigint, boolean) FROM PUBL
 -- been checked.  grab() calls it for one caller; the waitlist for each
 -- request it fulfils.  Raises TK001 (nothing free) and TK002 (unpaid order).
 CREATE OR REPLACE FUNCTION hold_seat(user_id bigint, run_id bigint, train_id integer, legs segrange,
-	wanted seat_class, request_id text, may_wait boolean, journey_label text)
+	wanted seat_class, request_id text, may_wait boolean, journey_label text, client text DEFAULT NULL)
 RETURNS booking
 LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
@@ -680,9 +684,9 @@ BEGIN
 
 	SELECT * INTO taken FROM seat s WHERE s.seat_id = chosen;
 	BEGIN
-		INSERT INTO orders (order_id, user_id, run_id, request_id, seat_class, legs, hold_until)
+		INSERT INTO orders (order_id, user_id, run_id, request_id, seat_class, legs, hold_until, client)
 		VALUES (new_order, hold_seat.user_id, hold_seat.run_id, hold_seat.request_id,
-		        taken.seat_class, hold_seat.legs, until);
+		        taken.seat_class, hold_seat.legs, until, hold_seat.client);
 	EXCEPTION WHEN unique_violation THEN
 		-- a concurrent transaction that this one's snapshot cannot see
 		-- (REPEATABLE READ or SERIALIZABLE callers) got there first
@@ -698,8 +702,8 @@ BEGIN
 		until, 'held')::booking;
 END
 $$;
-COMMENT ON FUNCTION hold_seat(bigint, bigint, integer, segrange, seat_class, text, boolean, text) IS 'internal: hold the best free seat of a run for a user and write the order; TK001 if none, TK002 if the user has an unpaid order there';
-REVOKE EXECUTE ON FUNCTION hold_seat(bigint, bigint, integer, segrange, seat_class, text, boolean, text) FROM PUBLIC;
+COMMENT ON FUNCTION hold_seat(bigint, bigint, integer, segrange, seat_class, text, boolean, text, text) IS 'internal: hold the best free seat of a run for a user and write the order (with its client, if named); TK001 if none, TK002 if the user has an unpaid order there';
+REVOKE EXECUTE ON FUNCTION hold_seat(bigint, bigint, integer, segrange, seat_class, text, boolean, text, text) FROM PUBLIC;
 
 -- Releasing the expired holds of a run, a grab that found no seat locks all
 -- the run's carriages in order first (see lock_run_inventory): it looks for
@@ -764,6 +768,7 @@ BEGIN
 	IF user_id IS NULL THEN
 		RAISE EXCEPTION 'user id must not be null' USING ERRCODE = 'TK017';
 	END IF;
+	PERFORM check_real_names('a grab', 'ticket.grab(user_id, train, service_date, from_station, to_station, seat_class, passengers)');
 	PERFORM check_risk(grab.user_id, NULL);
 	-- as the queue keeps them (enqueue); orders.request_id is indexed
 	IF octet_length(request_id) > 128 THEN
@@ -794,9 +799,10 @@ BEGIN
 		PERFORM raise_sales_not_open(upper(train), service_date);
 	END IF;
 	PERFORM check_not_hot(j.run_id, train, service_date);
+	PERFORM check_client_limit(client(), j.run_id);
 
 	RETURN NEXT hold_seat(grab.user_id, j.run_id, j.train_id, j.legs, cls, grab.request_id, true,
-		format('on train %s on %s from %s to %s', upper(train), service_date, from_station, to_station));
+		format('on train %s on %s from %s to %s', upper(train), service_date, from_station, to_station), client());
 END
 $$;
 COMMENT ON FUNCTION grab(bigint, text, date, text, text, text, text) IS 'hold a seat from one station to another for ticket.hold_timeout; request_id makes retries return the same order; TK080 on a hot run (enqueue instead)';
@@ -829,7 +835,7 @@ BEGIN
 	FOR attempt IN 1..3 LOOP
 		BEGIN
 			FOR b IN SELECT * FROM grab_named(user_id, train, service_date, from_station, to_station,
-				seat_class, passengers, letters)
+				seat_class, passengers, letters, client())
 			LOOP
 				IF letters IS DISTINCT FROM seat_letters THEN
 					b.seats_as_asked := false;
@@ -1002,7 +1008,7 @@ GRANT EXECUTE ON FUNCTION order_tickets(bigint) TO ticket_app, ticket_admin;
 -- it did (grab() retries one that lost a deadlock; the waitlist runs each
 -- attempt in a subtransaction).
 CREATE OR REPLACE FUNCTION grab_named(user_id bigint, train text, service_date date, from_station text,
-	to_station text, seat_class text, passengers text[], seat_letters text DEFAULT NULL)
+	to_station text, seat_class text, passengers text[], seat_letters text DEFAULT NULL, client text DEFAULT NULL)
 RETURNS SETOF passenger_booking
 LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
@@ -1027,18 +1033,22 @@ BEGIN
 
 	-- The user's lock (daily counters, passengers), then the user's lock on
 	-- the run that the single-seat grab takes too; always in this order.
+	-- The client's lock on the run (check_client_limit) and the people's
+	-- locks (check_person_limits) come after them, before any carriage.
 	PERFORM lock_xact('user', grab_named.user_id);
 	PERFORM lock_xact('user_run', hashint8extended(grab_named.user_id, j.run_id));
 
 	IF j.run_status <> 'open' THEN
 		PERFORM raise_sales_not_open(code, service_date);
 	END IF;
+	PERFORM check_client_limit(grab_named.client, j.run_id);
 	PERFORM check_daily_limits(grab_named.user_id, today);
 	PERFORM check_unpaid_order(grab_named.user_id, j.run_id, true);
 
 	SELECT * INTO pax FROM named_passengers(grab_named.user_id, passengers);
 	trip := travel_time(j.train_id, service_date, j.legs);
 	PERFORM check_passengers_free(pax.document_keys, trip);
+	PERFORM check_person_limits(pax.document_keys, service_date);
 	SELECT * INTO fares FROM price_passengers(j.train_id, j.legs, cls, pax.passenger_types);
 
 	SELECT * INTO placed FROM seat_group(j.run_id, j.train_id, j.legs, cls, n, letters);
@@ -1048,7 +1058,8 @@ BEGIN
 	END IF;
 
 	new_order := write_group_order(grab_named.user_id, j.run_id, cls, j.legs, trip, today,
-		pax.passenger_ids, pax.document_keys, pax.passenger_types, fares.prices, fares.total, placed.seats);
+		pax.passenger_ids, pax.document_keys, pax.passenger_types, fares.prices, fares.total, placed.seats,
+		grab_named.client);
 
 	RETURN QUERY
 	SELECT b.order_id, b.ticket_id, b.passenger, b.passenger_type, b.carriage, b.seat_no, b.seat_class,
@@ -1058,8 +1069,8 @@ BEGIN
 	FROM order_tickets(new_order) b;
 END
 $$;
-COMMENT ON FUNCTION grab_named(bigint, text, date, text, text, text, text[], text) IS 'internal: one attempt of the passenger form of grab()';
-REVOKE EXECUTE ON FUNCTION grab_named(bigint, text, date, text, text, text, text[], text) FROM PUBLIC;
+COMMENT ON FUNCTION grab_named(bigint, text, date, text, text, text, text[], text, text) IS 'internal: one attempt of the passenger form of grab(), for a client (ticket.client; NULL: its own)';
+REVOKE EXECUTE ON FUNCTION grab_named(bigint, text, date, text, text, text, text[], text, text) FROM PUBLIC;
 
 -- grab_named, step 1: what can be checked before anything is looked up:
 -- a user, 1 to 5 different passengers (a document number written with
@@ -1203,6 +1214,75 @@ $$;
 COMMENT ON FUNCTION check_passengers_free(text[], tsrange) IS 'internal: grab_named step 5, expire the passengers'' unpaid holds past their deadline that overlap the trip; TK043 if one of them still holds or has a ticket overlapping it';
 REVOKE EXECUTE ON FUNCTION check_passengers_free(text[], tsrange) FROM PUBLIC;
 
+-- grab_named, step 5b: at most max_tickets_per_person_day live tickets per
+-- person (identity document) and service day, counted over every account.
+-- Exact under concurrency: each person's lock for the day (in document
+-- order, so two orders naming the same people never wait for each other
+-- crosswise) is held to commit, and the count after it sees every order
+-- that held it before.  So two orders of one person for one service day
+-- take turns, whatever their trains.  Holds count while live; cancelled, expired (or past their
+-- deadline), refunded and changed tickets do not.
+CREATE OR REPLACE FUNCTION check_person_limits(document_keys text[], service_date date) RETURNS void
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	cap numeric := setting('max_tickets_per_person_day');
+	over record;
+BEGIN
+	PERFORM lock_xact('person', hashtextextended(k, service_date - date '2000-01-01'))
+	FROM (SELECT DISTINCT unnest(document_keys) AS k ORDER BY 1) x;
+	SELECT t.document_key, count(*) AS n INTO over
+	FROM tickets t JOIN run r ON r.run_id = t.run_id
+	WHERE t.document_key = ANY (document_keys) AND r.service_date = check_person_limits.service_date
+	  AND (t.status = 'paid' OR (t.status = 'held' AND t.hold_until > now()))
+	GROUP BY t.document_key
+	HAVING count(*) >= cap
+	ORDER BY t.document_key LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'per-person limit reached: passenger % has % tickets on %',
+			(SELECT p.name FROM passenger p WHERE p.document_type || ':' || p.document_no = over.document_key
+			 ORDER BY p.passenger_id LIMIT 1), over.n, service_date
+			USING ERRCODE = 'TK071',
+			DETAIL = format('One person may hold at most %s tickets per service day, over all accounts (setting max_tickets_per_person_day).', cap),
+			HINT = 'Unpaid holds count until they are cancelled or expire.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION check_person_limits(text[], date) IS 'internal: grab_named step 5b, lock the people (document keys) and TK071 if one of them has max_tickets_per_person_day live tickets on the service day, over all accounts';
+REVOKE EXECUTE ON FUNCTION check_person_limits(text[], date) FROM PUBLIC;
+
+-- At most max_orders_per_client_run live orders (held before their
+-- deadline, or paid) per client and run, whatever the accounts behind the
+-- client; 0: no limit.  A call without a client (NULL) is its own client.
+-- Exact under concurrency: the client's lock on the run is held to commit.
+-- Taken after the user's locks, before any carriage.
+CREATE OR REPLACE FUNCTION check_client_limit(client text, run_id bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	cap numeric;
+	n integer;
+BEGIN
+	IF client IS NULL THEN
+		RETURN;
+	END IF;
+	cap := setting('max_orders_per_client_run');
+	IF cap = 0 THEN
+		RETURN;
+	END IF;
+	PERFORM lock_xact('client_run', hashtextextended(client, check_client_limit.run_id));
+	SELECT count(*) INTO n FROM orders o
+	WHERE o.client = check_client_limit.client AND o.run_id = check_client_limit.run_id
+	  AND (o.status = 'paid' OR (o.status = 'held' AND o.hold_until > now()));
+	IF n >= cap THEN
+		RAISE EXCEPTION 'per-client limit reached: client "%" has % live orders on this train', client, n
+			USING ERRCODE = 'TK072',
+			DETAIL = format('One client may have at most %s live orders per train and date, over all accounts (setting max_orders_per_client_run).', cap),
+			HINT = 'Pay or cancel one first.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION check_client_limit(text, bigint) IS 'internal: lock a client''s orders on a run and TK072 if it has max_orders_per_client_run live ones (no limit at 0, none for a NULL client)';
+REVOKE EXECUTE ON FUNCTION check_client_limit(text, bigint) FROM PUBLIC;
+
 -- grab_named, step 6: what each passenger pays (the full fare of the journey
 -- and class by passenger type) and the order's total.
 CREATE OR REPLACE FUNCTION price_passengers(train_id integer, legs segrange, cls seat_class, passenger_types text[],
@@ -1251,7 +1331,7 @@ REVOKE EXECUTE ON FUNCTION seat_group(bigint, integer, segrange, seat_class, int
 -- user on the run (orders_one_unpaid_per_run) raise TK043 and TK002.
 CREATE OR REPLACE FUNCTION write_group_order(user_id bigint, run_id bigint, cls seat_class, legs segrange,
 	trip tsrange, today date, passenger_ids bigint[], document_keys text[], passenger_types text[],
-	prices numeric[], total numeric, seats integer[])
+	prices numeric[], total numeric, seats integer[], client text)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
@@ -1260,9 +1340,9 @@ DECLARE
 	violated text;
 BEGIN
 	BEGIN
-		INSERT INTO orders (order_id, user_id, run_id, seat_class, legs, hold_until, total)
+		INSERT INTO orders (order_id, user_id, run_id, seat_class, legs, hold_until, total, client)
 		VALUES (new_order, write_group_order.user_id, write_group_order.run_id, cls, write_group_order.legs, until,
-		        write_group_order.total);
+		        write_group_order.total, write_group_order.client);
 		INSERT INTO tickets (order_id, run_id, seat_id, legs, status, hold_until,
 			passenger_id, document_key, passenger_type, travel, price)
 		SELECT new_order, write_group_order.run_id, seats[i], write_group_order.legs, 'held', until,
@@ -1288,8 +1368,8 @@ BEGIN
 	RETURN new_order;
 END
 $$;
-COMMENT ON FUNCTION write_group_order(bigint, bigint, seat_class, segrange, tsrange, date, bigint[], text[], text[], numeric[], numeric, integer[]) IS 'internal: grab_named step 8, write a held order with one ticket per passenger and count it for the user''s day; TK043 or TK002 when a constraint says another order got there first; returns the order id';
-REVOKE EXECUTE ON FUNCTION write_group_order(bigint, bigint, seat_class, segrange, tsrange, date, bigint[], text[], text[], numeric[], numeric, integer[]) FROM PUBLIC;
+COMMENT ON FUNCTION write_group_order(bigint, bigint, seat_class, segrange, tsrange, date, bigint[], text[], text[], numeric[], numeric, integer[], text) IS 'internal: grab_named step 8, write a held order (with its client) with one ticket per passenger and count it for the user''s day; TK043 or TK002 when a constraint says another order got there first; returns the order id';
+REVOKE EXECUTE ON FUNCTION write_group_order(bigint, bigint, seat_class, segrange, tsrange, date, bigint[], text[], text[], numeric[], numeric, integer[], text) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION order_row(order_id bigint)
 RETURNS SETOF booking

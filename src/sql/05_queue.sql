@@ -59,6 +59,12 @@ CREATE TABLE queue_request (
 	error_message text,
 	ahead_when_accepted bigint NOT NULL DEFAULT 0,
 	served_when_accepted bigint NOT NULL DEFAULT 0,
+	-- the passenger form of enqueue: the account's passengers (NULL: one
+	-- seat without names) and the seat letters asked; the end client
+	-- (ticket.client) the request came from
+	passenger_ids bigint[],
+	seat_letters text,
+	client text,
 	UNIQUE (user_id, client_request_id),
 	CHECK ((status = 'waiting') = (served_at IS NULL)),
 	CHECK ((status = 'done') = (order_id IS NOT NULL)),
@@ -71,6 +77,9 @@ CREATE INDEX queue_waiting_idx ON queue_request (run_id, queue_position) WHERE s
 COMMENT ON TABLE queue_request IS 'requests accepted by ticket.enqueue(): waiting, then done (with an order) or failed (with an SQLSTATE)';
 COMMENT ON COLUMN queue_request.queue_position IS 'order of acceptance (one sequence for all runs): a run''s requests are served in this order';
 COMMENT ON COLUMN queue_request.ahead_when_accepted IS 'requests of the run waiting ahead when this one was accepted; with queue_head.served then and now, queue_status() tells how many still are without counting them';
+COMMENT ON COLUMN queue_request.passenger_ids IS 'the passenger form of enqueue: ids of the account''s passengers, in order, served as the passenger form of grab (NULL: one seat without names)';
+COMMENT ON COLUMN queue_request.seat_letters IS 'seat letters asked with passengers (NULL: none)';
+COMMENT ON COLUMN queue_request.client IS 'the end client (ticket.client) that queued the request, NULL if none was named';
 COMMENT ON COLUMN queue_request.service_no IS 'global order of service (queue_service_seq): served in position order, it grows with queue_position';
 GRANT SELECT ON queue_request TO ticket_admin, ticket_app;
 SELECT pg_catalog.pg_extension_config_dump('queue_request', '');
@@ -128,7 +137,8 @@ REVOKE EXECUTE ON FUNCTION queue_notify_served(bigint) FROM PUBLIC;
 CREATE OR REPLACE FUNCTION queue_ring_take(run_id bigint, batch_size integer,
 	OUT request_id bigint, OUT queue_position bigint, OUT user_id bigint, OUT from_stop integer,
 	OUT to_stop integer, OUT seat_class integer, OUT client_request_id text, OUT accepted_at timestamptz,
-	OUT ahead_when_accepted bigint, OUT served_when_accepted bigint)
+	OUT ahead_when_accepted bigint, OUT served_when_accepted bigint, OUT passenger_ids bigint[],
+	OUT seat_letters text, OUT client text)
 RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'ticket_queue_ring_take' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION queue_ring_take(bigint, integer) IS 'internal: up to batch_size requests of a run waiting in shared memory, in order, stopping before one still being accepted; they are this transaction''s until it commits (then gone) or aborts (then waiting again)';
@@ -216,6 +226,44 @@ COMMENT ON FUNCTION enqueue(bigint, text, date, text, text, text, text) IS 'queu
 REVOKE EXECUTE ON FUNCTION enqueue(bigint, text, date, text, text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION enqueue(bigint, text, date, text, text, text, text) TO ticket_app, ticket_admin;
 
+-- The passenger form: the arguments of the passenger form of grab.  The
+-- passengers are checked at once, as grab checks them (queue_passengers);
+-- the request keeps their ids and is served in the run's order as that
+-- grab would serve it (grab_named: person overlap, per-person and
+-- per-client limits, daily limits, seats together).
+CREATE OR REPLACE FUNCTION enqueue(user_id bigint, train text, service_date date, from_station text,
+	to_station text, seat_class text, passengers text[], seat_letters text DEFAULT NULL)
+RETURNS queue_entry
+	AS 'MODULE_PATHNAME', 'ticket_enqueue_named'
+	LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp;
+COMMENT ON FUNCTION enqueue(bigint, text, date, text, text, text, text[], text) IS 'queue a grab with passengers (same arguments as the passenger form of ticket.grab): returns at once with the request id and its position; served in the run''s order as that grab would be; TK044, TK042, TK045, TK046 at once for passengers or seat letters grab would refuse';
+REVOKE EXECUTE ON FUNCTION enqueue(bigint, text, date, text, text, text, text[], text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION enqueue(bigint, text, date, text, text, text, text[], text) TO ticket_app, ticket_admin;
+
+-- The passenger form of enqueue, checked as grab_named checks it before
+-- it locks anything (its steps 1, 2 and 4): the passengers as the
+-- account's passenger ids, in order, and the seat letters normalised.
+CREATE OR REPLACE FUNCTION queue_passengers(user_id bigint, train text, service_date date, from_station text,
+	to_station text, seat_class text, passengers text[], seat_letters text,
+	OUT passenger_ids bigint[], OUT letters text)
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	cls ticket.seat_class := checked_seat_class(seat_class);
+	n integer := coalesce(cardinality(passengers), 0);
+	j record;
+BEGIN
+	PERFORM check_group_request(user_id, passengers, n, cls);
+	SELECT * INTO j FROM journey(train, service_date, from_station, to_station);
+	letters := nullif(upper(btrim(seat_letters)), '');
+	IF letters IS NOT NULL THEN
+		PERFORM check_seat_letters(upper(btrim(train)), j.train_id, cls, n, letters, seat_letters);
+	END IF;
+	SELECT x.passenger_ids INTO passenger_ids FROM named_passengers(user_id, passengers) x;
+END
+$$;
+COMMENT ON FUNCTION queue_passengers(bigint, text, date, text, text, text, text[], text) IS 'internal: the passenger form of enqueue checked as grab checks it (TK017, TK044, TK045, TK046, TK042, journey errors): the passenger ids in order and the seat letters';
+REVOKE EXECUTE ON FUNCTION queue_passengers(bigint, text, date, text, text, text, text[], text) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION queue_status(request_id bigint,
 	OUT status text, OUT queue_position bigint, OUT ahead bigint, OUT estimated_wait interval,
 	OUT order_id bigint, OUT carriage integer, OUT seat_no text, OUT hold_until timestamptz,
@@ -292,8 +340,10 @@ GRANT EXECUTE ON FUNCTION queue_wait(bigint, interval) TO ticket_app, ticket_adm
 -- it runs; they assume the caller holds serve_queue()'s locks):
 --
 --   queue_batch_take     the horizon, then the requests in order: from the table, then from shared memory
+--   queue_batch_defer    where the kind changes (one seat / passengers), the rest wait for the next batch
+--   queue_batch_named    a batch of requests with passengers: each served as grab serves it, in order
 --   queue_batch_screen   requests from shared memory that clash with one in the table
---   queue_batch_check    the users' unpaid orders (stale ones expired) and request ids used before
+--   queue_batch_check    the users' unpaid orders (stale ones expired), request ids used before, clients' limits
 --   queue_batch_seat     seats for all the requests at once, in order (in C)
 --   queue_batch_write    orders, tickets, the requests' outcomes and the answers for their waiters
 --   queue_batch_recover  after a batch failed: keep the requests it took, serve its first one alone
@@ -324,6 +374,7 @@ DECLARE
 	map_carriage integer[];
 	state text;
 	message text;
+	cut integer;	-- the first request of another kind than the first (one seat / passengers)
 BEGIN
 	PERFORM require_primary();
 	IF batch_size IS NULL OR batch_size < 1 THEN
@@ -361,7 +412,46 @@ BEGIN
 	IF n = 0 THEN
 		RETURN 0;
 	END IF;
+	-- A batch is of one kind: requests for one seat without names, served
+	-- all at once below, or requests with passengers, served one by one as
+	-- grab serves them (queue_batch_named).  Where the kind changes, the
+	-- batch ends; the requests from there on wait, in order, for the next.
+	cut := coalesce((SELECT min(i) FROM generate_subscripts(b.ids, 1) i
+	                 WHERE (b.named[i] IS NULL) <> (b.named[1] IS NULL)), n + 1);
+	IF cut <= n THEN
+		PERFORM queue_batch_defer(r.run_id, b.ids, b.positions, b.users, b.journeys, b.wanted, b.client_ids,
+			b.n_table, b.accepted, b.ahead, b.served_when, b.named, b.letters, b.clients,
+			array_fill(NULL::text, ARRAY[n]), cut);
+		n := cut - 1;
+		b.ids := b.ids[1:n];
+		b.positions := b.positions[1:n];
+		b.users := b.users[1:n];
+		b.journeys := b.journeys[1:n];
+		b.wanted := b.wanted[1:n];
+		b.client_ids := b.client_ids[1:n];
+		b.named := b.named[1:n];
+		b.letters := b.letters[1:n];
+		b.clients := b.clients[1:n];
+		b.n_table := least(b.n_table, n);
+		b.accepted := b.accepted[1:n - b.n_table];
+		b.ahead := b.ahead[1:n - b.n_table];
+		b.served_when := b.served_when[1:n - b.n_table];
+	END IF;
 	SELECT * INTO fail_state, fail_message FROM queue_batch_screen(b.users, b.client_ids, b.n_table);
+
+	IF b.named[1] IS NOT NULL THEN
+		n := queue_batch_named(r.run_id, r.code, r.service_date, b.ids, b.positions, b.users, b.journeys,
+			b.wanted, b.client_ids, b.n_table, b.accepted, b.ahead, b.served_when, b.named, b.letters, b.clients,
+			fail_state, fail_message);
+		IF n = 0 THEN
+			RETURN 0;
+		END IF;
+		PERFORM queue_batch_advance(r.run_id, n, started, b.positions[n]);
+		IF b.ring_top IS NULL THEN
+			PERFORM queue_notify_served(r.run_id);
+		END IF;
+		RETURN n;
+	END IF;
 
 	-- The batch is served all at once, in a subtransaction: should anything
 	-- fail, nothing of it is kept.  (Variables are not rolled back: the
@@ -369,25 +459,27 @@ BEGIN
 	-- overwrite below is written here, not in a step: a step's changes would
 	-- be lost with it on an error.)
 	BEGIN
+		-- (the clients' locks on the run before any carriage, as a grab takes them)
+		PERFORM queue_batch_lock_clients(r.run_id, b.clients);
 		PERFORM lock_run_inventory(r.run_id);
 		IF r.status <> 'open' THEN
 			fail_state := array_fill('TK012'::text, ARRAY[n]);
 			fail_message := array_fill(sales_not_open_message(r.code, r.service_date), ARRAY[n]);
 		END IF;
 		SELECT * INTO fail_state, fail_message
-		FROM queue_batch_check(r.run_id, b.users, b.client_ids, fail_state, fail_message);
+		FROM queue_batch_check(r.run_id, b.users, b.client_ids, b.clients, fail_state, fail_message);
 		SELECT * INTO seating, map_carriage FROM queue_batch_seat(r.run_id, b.journeys, b.wanted, fail_state);
 		PERFORM queue_batch_write(r.run_id, r.train_id, r.code, r.service_date, until,
 			b.ids, b.positions, b.users, b.journeys, b.wanted, b.client_ids,
 			b.n_table, b.accepted, b.ahead, b.served_when,
-			fail_state, fail_message, seating, map_carriage);
+			fail_state, fail_message, seating, map_carriage, b.clients);
 	EXCEPTION WHEN OTHERS THEN
 		-- Something no check above foresaw (the exclusion constraint, say):
 		-- nothing of the batch is kept; at most its first request is served.
 		GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
 		n := queue_batch_recover(r.run_id, r.train_id, r.code, r.service_date,
 			b.ids, b.positions, b.users, b.journeys, b.wanted, b.client_ids,
-			b.n_table, b.accepted, b.ahead, b.served_when, fail_state, state, message);
+			b.n_table, b.accepted, b.ahead, b.served_when, fail_state, state, message, b.clients);
 		IF n = 0 THEN
 			RETURN 0;
 		END IF;
@@ -418,7 +510,8 @@ GRANT EXECUTE ON FUNCTION serve_queue(bigint, integer) TO ticket_admin;
 CREATE OR REPLACE FUNCTION queue_batch_take(run_id bigint, batch_size integer,
 	OUT ids bigint[], OUT positions bigint[], OUT users bigint[], OUT journeys segrange[],
 	OUT wanted integer[], OUT client_ids text[], OUT n_table integer,
-	OUT accepted timestamptz[], OUT ahead bigint[], OUT served_when bigint[], OUT ring_top bigint)
+	OUT accepted timestamptz[], OUT ahead bigint[], OUT served_when bigint[], OUT ring_top bigint,
+	OUT named text[], OUT letters text[], OUT clients text[])
 LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
 	served_up_to bigint;
@@ -450,8 +543,10 @@ BEGIN
 	       array_agg(x.legs ORDER BY x.queue_position),
 	       array_agg(array_position(enum_range(NULL::seat_class), x.seat_class) ORDER BY x.queue_position),
 	       array_agg(x.client_request_id ORDER BY x.queue_position),
-	       array_agg(x.queue_position ORDER BY x.queue_position)
-	INTO ids, users, journeys, wanted, client_ids, positions
+	       array_agg(x.queue_position ORDER BY x.queue_position),
+	       array_agg(x.passenger_ids::text ORDER BY x.queue_position),
+	       array_agg(x.seat_letters ORDER BY x.queue_position), array_agg(x.client ORDER BY x.queue_position)
+	INTO ids, users, journeys, wanted, client_ids, positions, named, letters, clients
 	FROM (SELECT * FROM queue_request q
 	      WHERE q.run_id = queue_batch_take.run_id AND q.status = 'waiting'
 	        AND q.queue_position > served_up_to AND q.queue_position <= horizon
@@ -472,6 +567,9 @@ BEGIN
 	       array_agg(t.accepted_at ORDER BY t.queue_position) AS accepted,
 	       array_agg(t.ahead_when_accepted ORDER BY t.queue_position) AS ahead,
 	       array_agg(t.served_when_accepted ORDER BY t.queue_position) AS served_when,
+	       array_agg(t.passenger_ids::text ORDER BY t.queue_position) AS named,
+	       array_agg(t.seat_letters ORDER BY t.queue_position) AS letters,
+	       array_agg(t.client ORDER BY t.queue_position) AS clients,
 	       max(t.queue_position) AS top, max(t.request_id) AS top_id
 	INTO ring
 	FROM queue_ring_take(queue_batch_take.run_id, batch_size - n_table) t;
@@ -482,6 +580,9 @@ BEGIN
 		wanted := wanted || ring.wanted;
 		client_ids := client_ids || ring.client_ids;
 		positions := positions || ring.positions;
+		named := named || ring.named;
+		letters := letters || ring.letters;
+		clients := clients || ring.clients;
 		accepted := ring.accepted;
 		ahead := ring.ahead;
 		served_when := ring.served_when;
@@ -495,7 +596,7 @@ BEGIN
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION queue_batch_take(bigint, integer) IS 'internal: serve_queue step: the horizon, then up to batch_size waiting requests of a run in order, from the table and then from shared memory, as arrays';
+COMMENT ON FUNCTION queue_batch_take(bigint, integer) IS 'internal: serve_queue step: the horizon, then up to batch_size waiting requests of a run in order, from the table and then from shared memory, as arrays (named: the passenger ids of a request with passengers as text, NULL for one seat)';
 REVOKE EXECUTE ON FUNCTION queue_batch_take(bigint, integer) FROM PUBLIC;
 
 -- Before the batch locks anything: requests from shared memory that clash
@@ -547,12 +648,13 @@ REVOKE EXECUTE ON FUNCTION queue_batch_screen(bigint[], text[], integer) FROM PU
 -- here, unless their payment holds them right now (it waits for the
 -- carriages this batch holds: waiting for it here would deadlock); then
 -- they still count.  A request already failed keeps its reason.
-CREATE OR REPLACE FUNCTION queue_batch_check(run_id bigint, users bigint[], client_ids text[],
+CREATE OR REPLACE FUNCTION queue_batch_check(run_id bigint, users bigint[], client_ids text[], clients text[],
 	INOUT fail_state text[], INOUT fail_message text[])
 LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
 	stale bigint[];
 	unpaid record;
+	cap numeric := setting('max_orders_per_client_run');
 BEGIN
 	SELECT array_agg(o.order_id) INTO stale FROM orders o
 	WHERE o.run_id = queue_batch_check.run_id AND o.status = 'held' AND o.user_id = ANY (users)
@@ -585,10 +687,45 @@ BEGIN
 		fail_message[unpaid.i] := coalesce(fail_message[unpaid.i],
 			format('request id "%s" was already used for another request', client_ids[unpaid.i]));
 	END LOOP;
+	-- The per-client limit, as check_client_limit() applies it to a grab:
+	-- a client's live orders on the run, and its requests ahead in this
+	-- batch that may yet get one (the clients' locks are held).
+	IF cap > 0 THEN
+		FOR unpaid IN
+			SELECT u.i, u.client, c.live + u.k - 1 AS n FROM (
+				SELECT x.i, x.client, row_number() OVER (PARTITION BY x.client ORDER BY x.i) AS k
+				FROM unnest(clients) WITH ORDINALITY x(client, i)
+				WHERE x.client IS NOT NULL AND fail_state[x.i] IS NULL) u
+			CROSS JOIN LATERAL (SELECT count(*) AS live FROM orders o
+			                    WHERE o.client = u.client AND o.run_id = queue_batch_check.run_id
+			                      AND (o.status = 'paid' OR (o.status = 'held' AND o.hold_until > now()))) c
+			WHERE c.live + u.k - 1 >= cap
+		LOOP
+			fail_state[unpaid.i] := 'TK072';
+			fail_message[unpaid.i] := format('per-client limit reached: client "%s" has %s live orders on this train',
+				unpaid.client, unpaid.n);
+		END LOOP;
+	END IF;
 END
 $$;
-COMMENT ON FUNCTION queue_batch_check(bigint, bigint[], text[], text[], text[]) IS 'internal: serve_queue step, carriages locked: expire the stale unpaid orders of a batch''s users, then TK002 for a user with an unpaid order on the run and TK013 for a request id used before';
-REVOKE EXECUTE ON FUNCTION queue_batch_check(bigint, bigint[], text[], text[], text[]) FROM PUBLIC;
+COMMENT ON FUNCTION queue_batch_check(bigint, bigint[], text[], text[], text[], text[]) IS 'internal: serve_queue step, carriages locked: expire the stale unpaid orders of a batch''s users, then TK002 for a user with an unpaid order on the run, TK013 for a request id used before and TK072 past a client''s limit';
+REVOKE EXECUTE ON FUNCTION queue_batch_check(bigint, bigint[], text[], text[], text[], text[]) FROM PUBLIC;
+
+-- The clients' locks on the run (check_client_limit()), in key order,
+-- before the batch locks a carriage, as a grab takes them; only when the
+-- per-client limit is on.
+CREATE OR REPLACE FUNCTION queue_batch_lock_clients(run_id bigint, clients text[]) RETURNS void
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
+	IF setting('max_orders_per_client_run') > 0 THEN
+		PERFORM lock_xact('client_run', x.k)
+		FROM (SELECT DISTINCT hashtextextended(c, queue_batch_lock_clients.run_id) AS k
+		      FROM unnest(clients) c WHERE c IS NOT NULL ORDER BY 1) x;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION queue_batch_lock_clients(bigint, text[]) IS 'internal: serve_queue step: lock the batch''s clients on the run, in order, when the per-client limit is on';
+REVOKE EXECUTE ON FUNCTION queue_batch_lock_clients(bigint, text[]) FROM PUBLIC;
 
 -- Seats for the whole batch at once, in queue order, in C (seatmap_assign)
 -- from the run's seat maps; a request that already failed is skipped.  If
@@ -639,7 +776,7 @@ REVOKE EXECUTE ON FUNCTION queue_batch_seat(bigint, segrange[], integer[], text[
 CREATE OR REPLACE FUNCTION queue_batch_write(run_id bigint, train_id integer, train_code text, service_date date,
 	until timestamptz, ids bigint[], positions bigint[], users bigint[], journeys segrange[], wanted integer[],
 	client_ids text[], n_table integer, accepted timestamptz[], ahead bigint[], served_when bigint[],
-	fail_state text[], fail_message text[], seating integer[], map_carriage integer[])
+	fail_state text[], fail_message text[], seating integer[], map_carriage integer[], clients text[])
 RETURNS integer
 LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
@@ -650,7 +787,7 @@ BEGIN
 	-- numbers of service in queue order (generate_series yields in order)
 	SELECT array_agg(nextval('queue_service_seq')) INTO service_nos FROM generate_series(1, n);
 	WITH seated AS (
-		SELECT i, users[i] AS user_id, client_ids[i] AS client_id, journeys[i] AS legs,
+		SELECT i, users[i] AS user_id, client_ids[i] AS client_id, clients[i] AS client, journeys[i] AS legs,
 		       map_carriage[seating[2 * i - 1]] AS carriage_no, seating[2 * i] AS seat_index,
 		       nextval('orders_order_id_seq') AS order_id
 		FROM generate_series(1, n) i
@@ -663,8 +800,8 @@ BEGIN
 		                         AND s.seat_index = x.seat_index
 		RETURNING order_id, seat_id),
 	new_orders AS (
-		INSERT INTO orders (order_id, user_id, run_id, request_id, seat_class, legs, hold_until)
-		SELECT x.order_id, x.user_id, queue_batch_write.run_id, x.client_id, rc.seat_class, x.legs, until
+		INSERT INTO orders (order_id, user_id, run_id, request_id, seat_class, legs, hold_until, client)
+		SELECT x.order_id, x.user_id, queue_batch_write.run_id, x.client_id, rc.seat_class, x.legs, until, x.client
 		FROM seated x JOIN run_carriage rc ON rc.run_id = queue_batch_write.run_id AND rc.carriage_no = x.carriage_no
 		RETURNING order_id, user_id),
 	outcome AS (
@@ -688,11 +825,12 @@ BEGIN
 	answered AS (
 		INSERT INTO queue_request AS q (request_id, run_id, queue_position, user_id, client_request_id,
 			seat_class, legs, accepted_at, ahead_when_accepted, served_when_accepted,
-			status, served_at, service_no, order_id, error_sqlstate, error_message)
+			status, served_at, service_no, order_id, error_sqlstate, error_message, client)
 		SELECT x.request_id, queue_batch_write.run_id, positions[x.i], users[x.i], client_ids[x.i],
 		       (enum_range(NULL::seat_class))[wanted[x.i]], journeys[x.i],
 		       accepted[x.i - n_table], ahead[x.i - n_table], served_when[x.i - n_table],
-		       x.status, clock_timestamp(), x.service_no, x.order_id, x.error_sqlstate, x.error_message
+		       x.status, clock_timestamp(), x.service_no, x.order_id, x.error_sqlstate, x.error_message,
+		       clients[x.i]
 		FROM outcome x
 		WHERE x.i > n_table
 		ORDER BY x.i
@@ -705,8 +843,8 @@ BEGIN
 	RETURN answers;
 END
 $$;
-COMMENT ON FUNCTION queue_batch_write(bigint, integer, text, date, timestamptz, bigint[], bigint[], bigint[], segrange[], integer[], text[], integer, timestamptz[], bigint[], bigint[], text[], text[], integer[], integer[]) IS 'internal: serve_queue step, carriages locked: write a seated batch in one statement (orders, tickets, the requests'' outcomes) and the answers for waiters in shared memory; returns how many answers were kept';
-REVOKE EXECUTE ON FUNCTION queue_batch_write(bigint, integer, text, date, timestamptz, bigint[], bigint[], bigint[], segrange[], integer[], text[], integer, timestamptz[], bigint[], bigint[], text[], text[], integer[], integer[]) FROM PUBLIC;
+COMMENT ON FUNCTION queue_batch_write(bigint, integer, text, date, timestamptz, bigint[], bigint[], bigint[], segrange[], integer[], text[], integer, timestamptz[], bigint[], bigint[], text[], text[], integer[], integer[], text[]) IS 'internal: serve_queue step, carriages locked: write a seated batch in one statement (orders with their clients, tickets, the requests'' outcomes) and the answers for waiters in shared memory; returns how many answers were kept';
+REVOKE EXECUTE ON FUNCTION queue_batch_write(bigint, integer, text, date, timestamptz, bigint[], bigint[], bigint[], segrange[], integer[], text[], integer, timestamptz[], bigint[], bigint[], text[], text[], integer[], integer[], text[]) FROM PUBLIC;
 
 -- A batch failed on something its checks did not foresee, and its work was
 -- rolled back; state and message are the error's.  The requests it took
@@ -722,22 +860,17 @@ REVOKE EXECUTE ON FUNCTION queue_batch_write(bigint, integer, text, date, timest
 CREATE OR REPLACE FUNCTION queue_batch_recover(run_id bigint, train_id integer, train_code text, service_date date,
 	ids bigint[], positions bigint[], users bigint[], journeys segrange[], wanted integer[], client_ids text[],
 	n_table integer, accepted timestamptz[], ahead bigint[], served_when bigint[], fail_state text[],
-	state text, message text)
+	state text, message text, clients text[])
 RETURNS integer
 LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
 	n integer := cardinality(ids);
 	got booking;
 BEGIN
-	INSERT INTO queue_request AS q (request_id, run_id, queue_position, user_id, client_request_id,
-		seat_class, legs, accepted_at, ahead_when_accepted, served_when_accepted)
-	SELECT ids[i], queue_batch_recover.run_id, positions[i], users[i], client_ids[i],
-	       (enum_range(NULL::seat_class))[wanted[i]], journeys[i],
-	       accepted[i - n_table], ahead[i - n_table], served_when[i - n_table]
-	FROM generate_series(n_table + 1, n) i
-	WHERE fail_state[i] IS DISTINCT FROM 'dropped'
-	ORDER BY i
-	ON CONFLICT DO NOTHING;
+	-- (a batch of one seat each: no passengers or letters to keep)
+	PERFORM queue_batch_defer(queue_batch_recover.run_id, ids, positions, users, journeys, wanted, client_ids,
+		n_table, accepted, ahead, served_when, array_fill(NULL::text, ARRAY[n]), array_fill(NULL::text, ARRAY[n]),
+		clients, fail_state, 1);
 	IF state = '55P03' THEN
 		-- a lock of the run held past serve_queue()'s lock timeout (a client's
 		-- open transaction on a carriage, say): the run waits for the next call
@@ -755,9 +888,10 @@ BEGIN
 		IF NOT EXISTS (SELECT 1 FROM run ru WHERE ru.run_id = queue_batch_recover.run_id AND ru.status = 'open') THEN
 			PERFORM raise_sales_not_open(train_code, queue_batch_recover.service_date);
 		END IF;
+		PERFORM check_client_limit(clients[1], queue_batch_recover.run_id);
 		got := hold_seat(users[1], queue_batch_recover.run_id, queue_batch_recover.train_id, journeys[1],
 			(enum_range(NULL::seat_class))[wanted[1]], client_ids[1], true,
-			format('on train %s on %s %s', train_code, queue_batch_recover.service_date, journeys[1]));
+			format('on train %s on %s %s', train_code, queue_batch_recover.service_date, journeys[1]), clients[1]);
 		UPDATE queue_request q SET status = 'done', served_at = clock_timestamp(),
 			service_no = nextval('queue_service_seq'), order_id = got.order_id
 		WHERE q.request_id = ids[1];
@@ -775,8 +909,122 @@ BEGIN
 	RETURN 1;
 END
 $$;
-COMMENT ON FUNCTION queue_batch_recover(bigint, integer, text, date, bigint[], bigint[], bigint[], segrange[], integer[], text[], integer, timestamptz[], bigint[], bigint[], text[], text, text) IS 'internal: serve_queue step, after a failed batch was rolled back: write the requests it took from shared memory to the table, then serve its first request alone as grab does (1) or, after a lost race for locks, nothing (0)';
-REVOKE EXECUTE ON FUNCTION queue_batch_recover(bigint, integer, text, date, bigint[], bigint[], bigint[], segrange[], integer[], text[], integer, timestamptz[], bigint[], bigint[], text[], text, text) FROM PUBLIC;
+COMMENT ON FUNCTION queue_batch_recover(bigint, integer, text, date, bigint[], bigint[], bigint[], segrange[], integer[], text[], integer, timestamptz[], bigint[], bigint[], text[], text, text, text[]) IS 'internal: serve_queue step, after a failed batch was rolled back: write the requests it took from shared memory to the table, then serve its first request alone as grab does (1) or, after a lost race for locks, nothing (0)';
+REVOKE EXECUTE ON FUNCTION queue_batch_recover(bigint, integer, text, date, bigint[], bigint[], bigint[], segrange[], integer[], text[], integer, timestamptz[], bigint[], bigint[], text[], text, text, text[]) FROM PUBLIC;
+
+-- Requests a batch took but does not serve now (from position from_i on)
+-- wait for the next batch, in order: those from shared memory are written
+-- to the table, waiting (this transaction lets go of them there when it
+-- commits); those from the table wait there still.  A dropped one is not
+-- kept.
+CREATE OR REPLACE FUNCTION queue_batch_defer(run_id bigint, ids bigint[], positions bigint[], users bigint[],
+	journeys segrange[], wanted integer[], client_ids text[], n_table integer, accepted timestamptz[],
+	ahead bigint[], served_when bigint[], named text[], letters text[], clients text[], fail_state text[],
+	from_i integer)
+RETURNS void
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
+	INSERT INTO queue_request AS q (request_id, run_id, queue_position, user_id, client_request_id,
+		seat_class, legs, accepted_at, ahead_when_accepted, served_when_accepted, passenger_ids, seat_letters, client)
+	SELECT ids[i], queue_batch_defer.run_id, positions[i], users[i], client_ids[i],
+	       (enum_range(NULL::seat_class))[wanted[i]], journeys[i],
+	       accepted[i - n_table], ahead[i - n_table], served_when[i - n_table],
+	       named[i]::bigint[], letters[i], clients[i]
+	FROM generate_series(greatest(n_table + 1, from_i), cardinality(ids)) i
+	WHERE fail_state[i] IS DISTINCT FROM 'dropped'
+	ORDER BY i
+	ON CONFLICT DO NOTHING;
+END
+$$;
+COMMENT ON FUNCTION queue_batch_defer(bigint, bigint[], bigint[], bigint[], segrange[], integer[], text[], integer, timestamptz[], bigint[], bigint[], text[], text[], text[], text[], integer) IS 'internal: serve_queue step: the requests of a batch from a position on wait for the next batch (those taken from shared memory are written to the table, waiting)';
+REVOKE EXECUTE ON FUNCTION queue_batch_defer(bigint, bigint[], bigint[], bigint[], segrange[], integer[], text[], integer, timestamptz[], bigint[], bigint[], text[], text[], text[], text[], integer) FROM PUBLIC;
+
+-- A batch of requests with passengers, served in order, each as the
+-- passenger form of grab serves it (grab_named: names, fares, one place at
+-- a time, the per-person, per-client and daily limits, seats together), in
+-- a subtransaction of its own: its error (TK001 sold out, TK043, TK071 ...)
+-- is its outcome, as grab would have raised it.  A lock held elsewhere past
+-- serve_queue()'s lock timeout, or a deadlock, is not the request's fault:
+-- it and the ones after it wait for the next call.  Writes each outcome
+-- (and, for a request from shared memory, its row and its answer for the
+-- waiter); returns how many requests were served.
+CREATE OR REPLACE FUNCTION queue_batch_named(run_id bigint, train_code text, service_date date, ids bigint[],
+	positions bigint[], users bigint[], journeys segrange[], wanted integer[], client_ids text[], n_table integer,
+	accepted timestamptz[], ahead bigint[], served_when bigint[], named text[], letters text[], clients text[],
+	fail_state text[], fail_message text[])
+RETURNS integer
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	n integer := cardinality(ids);
+	place record;
+	docs text[];
+	got_order bigint;
+	got_carriage integer;
+	got_seat text;
+	got_until timestamptz;
+	state text;
+	message text;
+BEGIN
+	FOR i IN 1..n LOOP
+		CONTINUE WHEN fail_state[i] IS NOT DISTINCT FROM 'dropped';
+		state := fail_state[i];
+		message := fail_message[i];
+		got_order := NULL;
+		IF state IS NULL THEN
+			SELECT a.code AS from_code, b.code AS to_code INTO place
+			FROM run r
+			JOIN stop sa ON sa.train_id = r.train_id AND sa.stop_no = lower(journeys[i])
+			JOIN station a ON a.station_id = sa.station_id
+			JOIN stop sb ON sb.train_id = r.train_id AND sb.stop_no = upper(journeys[i])
+			JOIN station b ON b.station_id = sb.station_id
+			WHERE r.run_id = queue_batch_named.run_id;
+			SELECT array_agg(p.document_no ORDER BY u.k) INTO docs
+			FROM unnest(named[i]::bigint[]) WITH ORDINALITY u(passenger_id, k)
+			JOIN passenger p ON p.passenger_id = u.passenger_id;
+			BEGIN
+				SELECT b.order_id, b.carriage, b.seat_no, b.hold_until INTO got_order, got_carriage, got_seat, got_until
+				FROM grab_named(users[i], train_code, queue_batch_named.service_date, place.from_code, place.to_code,
+				                (enum_range(NULL::seat_class))[wanted[i]]::text, docs, letters[i], clients[i]) b
+				ORDER BY b.ticket_id DESC LIMIT 1;
+			EXCEPTION
+				WHEN lock_not_available OR deadlock_detected THEN
+					GET STACKED DIAGNOSTICS message = MESSAGE_TEXT;
+					RAISE LOG 'ticket queue: run % left for the next round: a lock it needs is held elsewhere (%)',
+						queue_batch_named.run_id, message;
+					PERFORM queue_batch_defer(queue_batch_named.run_id, ids, positions, users, journeys, wanted,
+						client_ids, n_table, accepted, ahead, served_when, named, letters, clients, fail_state, i);
+					RETURN i - 1;
+				WHEN OTHERS THEN
+					GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+			END;
+		END IF;
+		IF i <= n_table THEN
+			UPDATE queue_request q
+			SET status = CASE WHEN got_order IS NULL THEN 'failed' ELSE 'done' END,
+			    served_at = clock_timestamp(), service_no = nextval('queue_service_seq'), order_id = got_order,
+			    error_sqlstate = CASE WHEN got_order IS NULL THEN state END,
+			    error_message = CASE WHEN got_order IS NULL THEN message END
+			WHERE q.request_id = ids[i];
+		ELSE
+			INSERT INTO queue_request (request_id, run_id, queue_position, user_id, client_request_id,
+				seat_class, legs, accepted_at, ahead_when_accepted, served_when_accepted, passenger_ids, seat_letters,
+				client, status, served_at, service_no, order_id, error_sqlstate, error_message)
+			VALUES (ids[i], queue_batch_named.run_id, positions[i], users[i], client_ids[i],
+				(enum_range(NULL::seat_class))[wanted[i]], journeys[i], accepted[i - n_table], ahead[i - n_table],
+				served_when[i - n_table], named[i]::bigint[], letters[i], clients[i],
+				CASE WHEN got_order IS NULL THEN 'failed' ELSE 'done' END, clock_timestamp(),
+				nextval('queue_service_seq'), got_order,
+				CASE WHEN got_order IS NULL THEN state END, CASE WHEN got_order IS NULL THEN message END);
+			PERFORM queue_ring_answered(ARRAY[ids[i]], ARRAY[got_order], ARRAY[got_carriage], ARRAY[got_seat],
+				got_until, ARRAY[CASE WHEN got_order IS NULL THEN state END],
+				ARRAY[CASE WHEN got_order IS NULL THEN message END]);
+		END IF;
+	END LOOP;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION queue_batch_named(bigint, text, date, bigint[], bigint[], bigint[], segrange[], integer[], text[], integer, timestamptz[], bigint[], bigint[], text[], text[], text[], text[], text[]) IS 'internal: serve_queue step: serve a batch of requests with passengers in order, each as the passenger form of grab (its error its outcome), and write their outcomes; a lock held elsewhere leaves the rest for the next call; returns how many were served';
+REVOKE EXECUTE ON FUNCTION queue_batch_named(bigint, text, date, bigint[], bigint[], bigint[], segrange[], integer[], text[], integer, timestamptz[], bigint[], bigint[], text[], text[], text[], text[], text[]) FROM PUBLIC;
 
 -- The run's queue head moves past the requests served: how many, when, up
 -- to which position (every request still waiting comes after it), and the

@@ -49,6 +49,10 @@ BEGIN
 	IF user_id IS NULL THEN
 		RAISE EXCEPTION 'user id must not be null' USING ERRCODE = 'TK017';
 	END IF;
+	IF passengers IS NULL THEN
+		PERFORM check_real_names('a waitlist request',
+			'ticket.join_waitlist(user_id, train, service_date, from_station, to_station, seat_classes, deadline, passengers)');
+	END IF;
 	PERFORM check_risk(join_waitlist.user_id, passengers);
 	SELECT * INTO j FROM journey(train, service_date, from_station, to_station);
 	IF j.run_status <> 'open' THEN
@@ -251,11 +255,13 @@ BEGIN
 					PERFORM set_config('lock_timeout', patience, true);
 					EXIT;
 				EXCEPTION WHEN SQLSTATE 'TK001' OR SQLSTATE 'TK002' OR SQLSTATE 'TK042' OR SQLSTATE 'TK043'
-				               OR SQLSTATE 'TK047' OR SQLSTATE 'TK048' OR SQLSTATE '55P03' OR SQLSTATE 'TK081' THEN
+				               OR SQLSTATE 'TK047' OR SQLSTATE 'TK048' OR SQLSTATE 'TK071' OR SQLSTATE '55P03'
+				               OR SQLSTATE 'TK081' THEN
 					-- nothing fits in this class, the user has an unpaid order,
-					-- a passenger is gone or travels then, a daily limit, a
-					-- lock that would have to be waited for, or the group
-					-- would have to be spread while degraded: keep waiting
+					-- a passenger is gone or travels then, a daily or
+					-- per-person limit, a lock that would have to be waited
+					-- for, or the group would have to be spread while
+					-- degraded: keep waiting
 					NULL;
 				END;
 			END LOOP;

@@ -18,19 +18,38 @@ COMMENT ON VIEW passenger_masked IS 'ticket.passenger with document numbers mask
 COMMENT ON COLUMN passenger_masked.document_no IS 'the document number masked: 15 characters or more keep the first 6 and last 4, shorter ones the first and last character';
 GRANT SELECT ON passenger_masked TO ticket_admin, ticket_app;
 
--- Risk signals (issue 14, as in src/sql/03_passengers.sql and
--- src/sql/09_risk.sql): the settings' new names, the index that counts
--- accounts per document, and the administrator's view (with the functions
--- it reads, which the build appends again with the others).
+-- Against scalpers (issue 14: real names required, per-person and
+-- per-client limits): three settings, the client of an order, and
+-- internal functions of 1.6 that now take the client (dropped here,
+-- created again with it below).
 ALTER TABLE setting DROP CONSTRAINT setting_name_check;
 ALTER TABLE setting ADD CONSTRAINT setting_name_check
 	CHECK (name IN ('max_passengers', 'max_orders_per_day', 'max_cancels_per_day', 'refund_min_fee',
+	                'real_names_required', 'max_tickets_per_person_day', 'max_orders_per_client_run',
 	                'risk_checks', 'risk_captcha_grabs_per_minute', 'risk_block_grabs_per_minute',
 	                'risk_captcha_expired_holds', 'risk_block_expired_holds', 'risk_captcha_cancels',
 	                'risk_block_cancels', 'risk_captcha_refunds', 'risk_block_refunds',
 	                'risk_captcha_accounts_per_document', 'risk_block_accounts_per_document',
 	                'hot_queue_length', 'hot_cooldown_seconds', 'breaker_mode', 'breaker_trip_backends',
 	                'breaker_hold_seconds'));
+ALTER TABLE orders ADD COLUMN client text;
+COMMENT ON COLUMN orders.client IS 'the end client that made the order (ticket.client: an IP address or device id), NULL if none was named';
+CREATE INDEX orders_client_idx ON orders (client, run_id) WHERE client IS NOT NULL;
+DROP FUNCTION hold_seat(bigint, bigint, integer, segrange, seat_class, text, boolean, text);
+DROP FUNCTION grab_named(bigint, text, date, text, text, text, text[], text);
+-- The passenger form of enqueue: a queued request keeps its passengers,
+-- seat letters and end client, in shared memory and in the table.
+ALTER TABLE queue_request ADD COLUMN passenger_ids bigint[], ADD COLUMN seat_letters text, ADD COLUMN client text;
+COMMENT ON COLUMN queue_request.passenger_ids IS 'the passenger form of enqueue: ids of the account''s passengers, in order, served as the passenger form of grab (NULL: one seat without names)';
+COMMENT ON COLUMN queue_request.seat_letters IS 'seat letters asked with passengers (NULL: none)';
+COMMENT ON COLUMN queue_request.client IS 'the end client (ticket.client) that queued the request, NULL if none was named';
+DROP FUNCTION queue_ring_take(bigint, integer);
+
+-- Risk signals (issue 14, as in src/sql/03_passengers.sql and
+-- src/sql/09_risk.sql): the settings' new names, the index that counts
+-- accounts per document, and the administrator's view (with the functions
+-- it reads, which the build appends again with the others).
+-- (the setting names: above, with the rules against scalpers)
 CREATE INDEX passenger_by_document ON passenger (document_no, document_type) WHERE removed_at IS NULL;
 
 CREATE OR REPLACE FUNCTION risk_judge(grabs integer, expired integer, cancelled integer, refunded integer,

@@ -219,6 +219,17 @@ my @tables = split /\n/, sql(q{
 SELECT c.oid::regclass FROM pg_class c
 WHERE c.relnamespace = 'ticket'::regnamespace AND c.relkind IN ('r', 'p') ORDER BY c.relname});
 cmp_ok(scalar(@tables), '>=', 17, 'schema ticket has its tables (' . scalar(@tables) . ')');
+# The columns each table has before the update: the snapshot shows those.
+# Columns an update adds (1.7: the client of an order, a queued request's
+# passengers) are checked apart: empty on every row written before it.
+sub columns_of
+{
+	my ($t) = @_;
+	return sql(qq{
+SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a
+WHERE a.attrelid = '$t'::regclass AND a.attnum > 0 AND NOT a.attisdropped});
+}
+my %columns = map { $_ => columns_of($_) } @tables;
 
 # Tables a later version adds, checked empty after the update below (a
 # new table shows nothing until an administrator uses what it is for):
@@ -235,7 +246,8 @@ WHERE c.relnamespace = 'ticket'::regnamespace AND c.relkind IN ('r', 'p')
   AND c.relname <> ALL (ARRAY['} . join(q{', '}, @added_tables) . q{'])}];
 	for my $t (@tables)
 	{
-		push @q, [ $t, "SELECT count(*) || E' rows\\n' || coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '') FROM $t t" ];
+		push @q, [ $t, "SELECT count(*) || E' rows\\n' || coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '') "
+			  . "FROM (SELECT $columns{$t} FROM $t) t" ];
 	}
 	push @q, ['read by ticket_app', 'SET ROLE ticket_app; SELECT '
 		  . join(" || ' ' || ", map { "(SELECT count(*) FROM $_)" } @tables)];
@@ -327,6 +339,14 @@ is(sql(q{SELECT extversion FROM pg_extension WHERE extname = 'ticket'}), $defaul
 
 same_snapshot(snapshot(), $before, 'unchanged by the update');
 is(sql("SELECT count(*) FROM ticket.$_"), '0', "the table the update adds, ticket.$_, is there, empty") for @added_tables;
+for my $t (@tables)
+{
+	my %old = map { $_ => 1 } split /, /, $columns{$t};
+	my @added = grep { !$old{$_} } split /, /, columns_of($t);
+	next unless @added;
+	is(sql("SELECT count(*) FROM $t WHERE num_nonnulls(" . join(', ', @added) . ") > 0"), '0',
+		"columns the update added to $t (@added) are empty on the rows it kept");
+}
 
 # 4. The checks, on the updated database --------------------------------------
 
