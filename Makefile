@@ -131,3 +131,9 @@ installcheck-fallback:
 .PHONY: bench
 bench:
 	bench/run
+
+# Checks of the benchmark harness itself (as root, a few minutes): P2's early
+# exit, the server CPU per call column, P1 without deadlocks.
+.PHONY: bench-selftest
+bench-selftest:
+	bench/selftest
