@@ -11,6 +11,8 @@ OBJS = src/ticket.o src/segment.o src/segrange.o src/segrange_gist.o src/seatmap
 	src/shmem.o src/queue_worker.o src/queue_signal.o src/queue_ring.o src/queue_enqueue.o src/journey_cache.o src/run_live.o src/seatassign.o src/seatassign_sql.o src/seatgroup.o src/seatgroup_sql.o
 # 1.7: the extension's own locks, out of reach of other roles
 OBJS += src/ticket_locks.o
+# 1.7: remaining() in C, and the counts of runs it keeps in shared memory
+OBJS += src/remaining.o src/run_counts.o
 PG_CFLAGS = -Wall -Wextra -Werror
 # Server headers as system headers: -Wextra then checks our code, not theirs.
 PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server)

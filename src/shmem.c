@@ -3,10 +3,11 @@
  * shmem.c
  *	  The library's shared memory, set up once, as pg_stat_statements does.
  *
- * Three parts live in shared memory when the library is preloaded: the
+ * Four parts live in shared memory when the library is preloaded: the
  * queue's wake-ups (queue_signal.c), the requests waiting in the queue and
- * the answers of served ones (queue_ring.c), and the journeys enqueue has
- * resolved (journey_cache.c).  Each says how much it needs and sets itself
+ * the answers of served ones (queue_ring.c), the journeys enqueue and
+ * remaining have resolved (journey_cache.c), and the free seats of runs for
+ * every journey (run_counts.c).  Each says how much it needs and sets itself
  * up in what it is given; this file alone asks the server for the memory
  * and the locks, from one shmem_request_hook, and hands each part its area
  * from one shmem_startup_hook.  The sizes come from startup settings, so
@@ -50,6 +51,7 @@
 int			ticket_queue_ring_size = 16384;
 int			ticket_queue_answer_slots = 8192;
 int			ticket_journey_cache_size = 4096;
+int			ticket_remaining_cache_size = 1024;
 
 typedef struct ShmemPart
 {
@@ -62,6 +64,7 @@ static const ShmemPart parts[] = {
 	{"ticket queue signals", queue_signal_shmem_size, queue_signal_shmem_init},
 	{"ticket queue ring", queue_ring_shmem_size, queue_ring_shmem_init},
 	{"ticket journeys", journey_cache_shmem_size, journey_cache_shmem_init},
+	{"ticket run counts", run_counts_shmem_size, run_counts_shmem_init},
 };
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -157,6 +160,20 @@ ticket_shmem_preload(void)
 							4096,
 							64,
 							TICKET_SHMEM_MAX_ENTRIES,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ticket.remaining_cache_size",
+							"Runs whose free seats for every journey shared memory keeps, for ticket.remaining().",
+							"An entry holds the counts of one run as of the last change of its seat maps "
+							"and serves only readers whose snapshot sees exactly that; a run that finds no "
+							"room replaces the oldest entry.  Each takes about 6.3 kB.  "
+							"Takes effect at server start.",
+							&ticket_remaining_cache_size,
+							1024,
+							16,
+							65536,
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);

@@ -17,3 +17,14 @@ FROM passenger p;
 COMMENT ON VIEW passenger_masked IS 'ticket.passenger with document numbers masked as 12306 shows them (110105********002X): for roles that display passengers and must not read identity numbers';
 COMMENT ON COLUMN passenger_masked.document_no IS 'the document number masked: 15 characters or more keep the first 6 and last 4, shorter ones the first and last character';
 GRANT SELECT ON passenger_masked TO ticket_admin, ticket_app;
+
+-- remaining() in C keeps the counts of runs in shared memory; every change
+-- of a run's seat maps is counted (as in src/sql/04_sales.sql).
+CREATE OR REPLACE FUNCTION run_seats_changed() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'ticket_run_seats_changed' LANGUAGE C;
+CREATE TRIGGER run_carriage_seats_changed BEFORE INSERT OR UPDATE OR DELETE ON run_carriage
+	FOR EACH ROW EXECUTE FUNCTION run_seats_changed();
+CREATE TRIGGER run_carriage_truncated BEFORE TRUNCATE ON run_carriage
+	FOR EACH STATEMENT EXECUTE FUNCTION run_seats_changed();
+ALTER TABLE run_carriage ENABLE ALWAYS TRIGGER run_carriage_seats_changed;
+ALTER TABLE run_carriage ENABLE ALWAYS TRIGGER run_carriage_truncated;
