@@ -40,6 +40,8 @@ REGRESS += passengers
 REGRESS += bad_arguments
 # 1.7: the queue's hardening (issue 13)
 REGRESS += queue_hardening
+# 1.7: remaining() in C and the counts it keeps (issue 15)
+REGRESS += remaining_hot
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/temp.conf
 
 ISOLATION = segrange_exclusion grab_last_seat grab_same_user confirm_vs_expiry cancel_vs_confirm grab_repeatable_read
@@ -49,6 +51,8 @@ ISOLATION += queue_fifo waitlist_vs_grab
 ISOLATION += waitlist_group_vs_grab
 # 1.4: real-name tickets
 ISOLATION += passenger_overlap change_vs_refund group_grab_race daily_cancel_limit
+# 1.7: remaining() and the counts it keeps in shared memory (issue 15)
+ISOLATION += remaining_after_commit
 ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=test/isolation/temp.conf \
 	--inputdir=test/isolation --outputdir=test/isolation/output
 

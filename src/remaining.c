@@ -375,7 +375,8 @@ typedef struct RunSeats
 {
 	int			n;
 	Carriage   *carriages;
-	TimestampTz first_hold_until;	/* of the holds still in the maps; DT_NOEND without */
+	TimestampTz first_hold_until;	/* of the holds not past now(); DT_NOEND without */
+	TimestampTz last_expired_hold;	/* of the holds past now(); DT_NOBEGIN without */
 	int			n_expired;		/* holds past now() released in the copies */
 } RunSeats;
 
@@ -451,6 +452,7 @@ read_run_seats(int64 run_id, Snapshot snapshot, TimestampTz now, RunSeats *rs)
 	rs->n = 0;
 	rs->carriages = palloc(sizeof(Carriage) * room);
 	rs->first_hold_until = DT_NOEND;
+	rs->last_expired_hold = DT_NOBEGIN;
 	rs->n_expired = 0;
 
 	carriage_column = column_named(schema.run_carriage, "carriage_no");
@@ -503,7 +505,7 @@ read_run_seats(int64 run_id, Snapshot snapshot, TimestampTz now, RunSeats *rs)
 				rs->first_hold_until = Min(rs->first_hold_until, until);
 				break;			/* in deadline order: the rest are later */
 			}
-			rs->first_hold_until = Min(rs->first_hold_until, until);
+			rs->last_expired_hold = Max(rs->last_expired_hold, until);
 			if (n_expired == expired_room)
 			{
 				expired_room *= 2;
@@ -597,9 +599,9 @@ count_matrix(const RunSeats *rs, Matrix *m)
 }
 
 /*
- * Build and keep the run's entry from a snapshot of now, if nothing stops
- * it.  True with the counts in m when that snapshot and the statement's see
- * the same (then they answer this call too).
+ * Build and keep the run's entry, when this statement's snapshot sees what
+ * a snapshot taken now sees (then the counts are both this call's answer
+ * and valid for later ones); false, without reading anything, otherwise.
  */
 static bool
 build_counts(int64 run_id, Snapshot statement, TimestampTz now, Matrix *m)
@@ -607,21 +609,21 @@ build_counts(int64 run_id, Snapshot statement, TimestampTz now, Matrix *m)
 	RunCountsTicket ticket;
 	Snapshot	latest;
 	RunSeats	rs;
-	bool		counted;
-	bool		same;
+	bool		counted = false;
 
 	if (!run_counts_begin(run_id, &ticket))
 		return false;
 	latest = RegisterSnapshot(GetLatestSnapshot());
-	read_run_seats(run_id, latest, now, &rs);
-	counted = rs.n_expired == 0 && count_matrix(&rs, m) == MATRIX_OK;
-	if (counted)
-		run_counts_keep(run_id, schema.run_carriage, &ticket, latest->xmax, rs.first_hold_until,
-						m->n_legs, m->n_classes, m->classes, m->counts);
-	/* the statement's snapshot sees all the latest one does, and then no more */
-	same = counted && TransactionIdFollowsOrEquals(statement->xmin, latest->xmax);
+	if (run_counts_same_view(statement, latest))
+	{
+		read_run_seats(run_id, latest, now, &rs);
+		counted = count_matrix(&rs, m) == MATRIX_OK;
+		if (counted)
+			run_counts_keep(run_id, schema.run_carriage, &ticket, latest, rs.last_expired_hold,
+							rs.first_hold_until, m->n_legs, m->n_classes, m->classes, m->counts);
+	}
 	UnregisterSnapshot(latest);
-	return same;
+	return counted;
 }
 
 static void

@@ -11,35 +11,44 @@
  * the reader's own snapshot would count:
  *
  *  1. Nothing the reader sees is missing from it.  Every change of a seat
- *	   map (a row of ticket.run_carriage inserted, updated or deleted) fires
- *	   the trigger ticket.run_seats_changed(), which counts the transaction
- *	   as "writing" in a slot of its run (slots are a hash of database and
- *	   run: two runs may share one, which only costs a miss).  When the
- *	   transaction ends, after its commit is visible to new snapshots, the
- *	   transaction callback adds one to the slot's "changes" and only then
- *	   stops counting as writing.  A builder reads "writing" (it must be 0)
- *	   and then "changes" before it takes its snapshot; a reader reads them
- *	   in the same order after its snapshot was taken and uses the entry only
- *	   if nothing is writing and "changes" has not moved.  A commit the
- *	   reader sees was visible before the reader looked; by then it counted
- *	   as writing, so it has either ended (and moved "changes") or still
- *	   counts: either way the entry is refused, unless the commit ended
- *	   before the builder read "changes" and so is in the builder's snapshot.
- *  2. Nothing in it is hidden from the reader.  The builder's snapshot is
- *	   taken after the reader's may have been; the entry keeps the builder's
- *	   xmax, and a reader whose snapshot's xmin is at or past it sees every
- *	   transaction the builder saw.  (In a read-only rush no transaction id is
- *	   assigned and this holds at once; under writes, once the transactions
- *	   running when the entry was built have ended.)
+ *	   map (a row of ticket.run_carriage inserted, updated or deleted) or of
+ *	   a hold's deadline fires the trigger ticket.run_seats_changed(), which
+ *	   notes the run's slot in the transaction (slots are a hash of database
+ *	   and run: two runs may share one, which only costs a miss).  Just
+ *	   before the transaction commits (XACT_EVENT_PRE_COMMIT) it counts as
+ *	   "committing" in each slot it noted; after its commit is visible to
+ *	   new snapshots (XACT_EVENT_COMMIT) it adds one to the slot's "changes"
+ *	   and only then stops counting as committing.  A builder reads
+ *	   "committing" (it must be 0) and then "changes" before it takes its
+ *	   snapshot; a reader reads them in the same order after its snapshot
+ *	   was taken, and uses the entry only if nothing is committing and
+ *	   "changes" has not moved.  A commit the reader sees was visible before
+ *	   the reader looked; by then it counted as committing, so it has either
+ *	   ended (and moved "changes") or still counts: either way the entry is
+ *	   refused, unless the commit ended before the builder read "changes"
+ *	   and so is in the builder's snapshot.  A transaction still running
+ *	   blocks nothing: no snapshot sees it.
+ *  2. Nothing in it is hidden from the reader.  The builder's snapshot may
+ *	   have been taken after the reader's; the entry keeps the builder's xmax
+ *	   and the transactions it saw running (its xip), and serves a reader
+ *	   whose snapshot sees every transaction the builder saw: its xmax is not
+ *	   behind the builder's, and each transaction it counts as running below
+ *	   the builder's xmax was running for the builder too (or simply: its
+ *	   xmin is at or past the builder's xmax).  In a read-only rush no
+ *	   transaction id is assigned and this holds at once; under writes it
+ *	   holds for the readers whose snapshot was taken with no commit since
+ *	   the build, and for every reader once the transactions running then
+ *	   have ended.
  *  3. Holds past their deadline count as free (as the next grab would
  *	   release them), so the counts change with time alone: an entry keeps
- *	   the earliest deadline of the holds it counts as taken and serves no
- *	   statement whose now() is at or past it.
+ *	   the latest deadline of the holds it counts as free and the earliest of
+ *	   those it counts as taken, and serves a statement whose now() lies
+ *	   between them (the same holds have run out for it).
  *
  * A transaction that changed a run's maps itself never uses or builds an
  * entry of that run's slot; TRUNCATE counts in a slot of its own that every
  * reader checks.  A prepared transaction (PREPARE TRANSACTION) keeps
- * counting as writing until the server restarts: COMMIT PREPARED runs in
+ * counting as committing until the server restarts: COMMIT PREPARED runs in
  * another session, which this library does not hear of, so the slots it
  * touched serve from the seat maps from then on.  Changes made with the
  * trigger disabled (ALTER TABLE ... DISABLE TRIGGER, a superuser's act) are
@@ -78,11 +87,13 @@
 #define RUN_CHANGE_SLOTS 4096
 /* places an entry of a run may take */
 #define RUN_COUNTS_PROBES 4
+/* transactions running when an entry was built that it remembers */
+#define RUN_COUNTS_MAX_RUNNING 64
 
 typedef struct RunChanges
 {
-	pg_atomic_uint32 writing;	/* transactions changing a run of this slot now */
-	pg_atomic_uint64 changes;	/* such transactions ended */
+	pg_atomic_uint32 committing;	/* transactions committing a change of a run of this slot */
+	pg_atomic_uint64 changes;	/* such commits (and aborts after the pre-commit) done */
 } RunChanges;
 
 typedef struct RunCountsEntry
@@ -93,6 +104,9 @@ typedef struct RunCountsEntry
 	uint64		changes;		/* the slot's count when it was built */
 	uint64		all_changes;	/* the TRUNCATE slot's count then */
 	TransactionId built_xmax;	/* the builder's snapshot's xmax */
+	int32		n_running;		/* its running transactions (xip), -1: too many */
+	TransactionId running[RUN_COUNTS_MAX_RUNNING];
+	TimestampTz last_expired_hold;	/* latest deadline of a hold counted as free */
 	TimestampTz first_hold_until;	/* earliest deadline of a hold counted as taken */
 	TimestampTz built_at;
 	int32		n_legs;
@@ -112,9 +126,10 @@ typedef struct RunCountsShared
 
 static RunCountsShared *shared = NULL;
 
-/* the slots this transaction counts as writing in (RUN_CHANGE_SLOTS: TRUNCATE) */
+/* the slots this transaction changed (RUN_CHANGE_SLOTS: TRUNCATE) */
 static int	touched[RUN_CHANGE_SLOTS + 1];
 static int	n_touched = 0;
+static bool in_commit = false;	/* counted as committing in them */
 static uint8 touched_bits[(RUN_CHANGE_SLOTS + 1 + 7) / 8];
 static bool xact_callback_registered = false;
 
@@ -135,11 +150,11 @@ run_counts_shmem_init(void *ptr, bool found)
 		return;
 	shared->lock = ticket_shmem_lock(TICKET_LOCK_RUN_COUNTS);
 	shared->nentries = ticket_remaining_cache_size;
-	pg_atomic_init_u32(&shared->all.writing, 0);
+	pg_atomic_init_u32(&shared->all.committing, 0);
 	pg_atomic_init_u64(&shared->all.changes, 0);
 	for (int i = 0; i < RUN_CHANGE_SLOTS; i++)
 	{
-		pg_atomic_init_u32(&shared->slots[i].writing, 0);
+		pg_atomic_init_u32(&shared->slots[i].committing, 0);
 		pg_atomic_init_u64(&shared->slots[i].changes, 0);
 	}
 }
@@ -174,26 +189,38 @@ is_touched(int slot)
 	return (touched_bits[slot / 8] & (1 << (slot % 8))) != 0;
 }
 
-/* the transaction ends: its changes are counted, it writes no more */
+/*
+ * The transaction commits: it counts as committing from just before its
+ * commit until its changes are counted, after the commit is visible.
+ */
 static void
 run_counts_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 {
 	switch (event)
 	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			if (!in_commit)
+				for (int i = 0; i < n_touched; i++)
+					pg_atomic_fetch_add_u32(&changes_of(touched[i])->committing, 1);
+			in_commit = true;
+			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_ABORT:
-			for (int i = 0; i < n_touched; i++)
-			{
-				RunChanges *c = changes_of(touched[i]);
+			if (in_commit)
+				for (int i = 0; i < n_touched; i++)
+				{
+					RunChanges *c = changes_of(touched[i]);
 
-				/* in this order: see the top of the file */
-				pg_atomic_fetch_add_u64(&c->changes, 1);
-				pg_atomic_fetch_sub_u32(&c->writing, 1);
-			}
+					/* in this order: see the top of the file */
+					pg_atomic_fetch_add_u64(&c->changes, 1);
+					pg_atomic_fetch_sub_u32(&c->committing, 1);
+				}
 			/* FALLTHROUGH */
 		case XACT_EVENT_PREPARE:
-			/* prepared: still writing, for good (see the top of the file) */
+			/* prepared: committing, for good (see the top of the file) */
 			n_touched = 0;
+			in_commit = false;
 			memset(touched_bits, 0, sizeof(touched_bits));
 			break;
 		default:
@@ -211,9 +238,11 @@ touch(int slot)
 		RegisterXactCallback(run_counts_xact_callback, NULL);
 		xact_callback_registered = true;
 	}
-	pg_atomic_fetch_add_u32(&changes_of(slot)->writing, 1);
 	touched_bits[slot / 8] |= 1 << (slot % 8);
 	touched[n_touched++] = slot;
+	/* a change made after the pre-commit (by a deferred trigger) counts too */
+	if (in_commit)
+		pg_atomic_fetch_add_u32(&changes_of(slot)->committing, 1);
 }
 
 static void
@@ -263,7 +292,8 @@ ticket_run_seats_changed(PG_FUNCTION_ARGS)
 /*
  * Whether an entry of the run may be built now, and where it starts: false
  * when this transaction changed the run's maps itself or another one is
- * changing them.  Call it before taking the snapshot to build with.
+ * committing a change of them.  Call it before taking the snapshot to build
+ * with.
  */
 bool
 run_counts_begin(int64 run_id, RunCountsTicket *ticket)
@@ -276,7 +306,7 @@ run_counts_begin(int64 run_id, RunCountsTicket *ticket)
 	if (is_touched(ticket->slot) || is_touched(RUN_CHANGE_SLOTS))
 		return false;
 	c = changes_of(ticket->slot);
-	if (pg_atomic_read_u32(&c->writing) != 0 || pg_atomic_read_u32(&shared->all.writing) != 0)
+	if (pg_atomic_read_u32(&c->committing) != 0 || pg_atomic_read_u32(&shared->all.committing) != 0)
 		return false;
 	pg_read_barrier();
 	ticket->changes = pg_atomic_read_u64(&c->changes);
@@ -284,6 +314,46 @@ run_counts_begin(int64 run_id, RunCountsTicket *ticket)
 	/* the caller's snapshot must be taken after these reads */
 	pg_memory_barrier();
 	return true;
+}
+
+/*
+ * Whether a snapshot sees every transaction another one, taken earlier,
+ * saw: the other's xmax, and the transactions running then (xip; n_running
+ * -1 when not all are known).  True when every transaction this one
+ * counts as running and the other could have seen was running for the
+ * other too.  A snapshot with running subtransactions of its own list
+ * passes only when its xmin is past the other's xmax.
+ */
+static bool
+sees_all_of(Snapshot snapshot, TransactionId xmax, int n_running, const TransactionId *running)
+{
+	if (TransactionIdFollowsOrEquals(snapshot->xmin, xmax))
+		return true;
+	if (n_running < 0 || snapshot->subxcnt > 0 || snapshot->suboverflowed || snapshot->takenDuringRecovery
+		|| TransactionIdPrecedes(snapshot->xmax, xmax))
+		return false;
+	for (uint32 i = 0; i < snapshot->xcnt; i++)
+	{
+		TransactionId x = snapshot->xip[i];
+		bool		was_running = false;
+
+		if (TransactionIdFollowsOrEquals(x, xmax))
+			continue;
+		for (int k = 0; k < n_running && !was_running; k++)
+			was_running = TransactionIdEquals(running[k], x);
+		if (!was_running)
+			return false;
+	}
+	return true;
+}
+
+/* the statement's snapshot sees exactly what a later one does, for the counts */
+bool
+run_counts_same_view(Snapshot statement, Snapshot later)
+{
+	if (later->xcnt > RUN_COUNTS_MAX_RUNNING || later->takenDuringRecovery)
+		return TransactionIdFollowsOrEquals(statement->xmin, later->xmax);
+	return sees_all_of(statement, later->xmax, (int) later->xcnt, later->xip);
 }
 
 static bool
@@ -318,8 +388,8 @@ run_counts_find(int64 run_id, Oid relid, Snapshot snapshot, TimestampTz now, int
 		if (!same_run(e, run_id, relid))
 			continue;
 		hit = e->changes == ticket.changes && e->all_changes == ticket.all_changes
-			&& TransactionIdFollowsOrEquals(snapshot->xmin, e->built_xmax)
-			&& now < e->first_hold_until;
+			&& sees_all_of(snapshot, e->built_xmax, e->n_running, e->running)
+			&& e->last_expired_hold <= now && now < e->first_hold_until;
 		if (!hit)
 			break;
 		out->n_legs = e->n_legs;
@@ -343,8 +413,8 @@ run_counts_find(int64 run_id, Oid relid, Snapshot snapshot, TimestampTz now, int
 
 /* Keep counts built with a snapshot taken after run_counts_begin(). */
 void
-run_counts_keep(int64 run_id, Oid relid, const RunCountsTicket *ticket, TransactionId built_xmax,
-				TimestampTz first_hold_until, int n_legs, int n_classes, const Oid *classes,
+run_counts_keep(int64 run_id, Oid relid, const RunCountsTicket *ticket, Snapshot built,
+				TimestampTz last_expired_hold, TimestampTz first_hold_until, int n_legs, int n_classes, const Oid *classes,
 				const int32 *counts)
 {
 	uint32		h = run_hash(run_id);
@@ -374,7 +444,15 @@ run_counts_keep(int64 run_id, Oid relid, const RunCountsTicket *ticket, Transact
 		target->relid = relid;
 		target->changes = ticket->changes;
 		target->all_changes = ticket->all_changes;
-		target->built_xmax = built_xmax;
+		target->built_xmax = built->xmax;
+		if (built->xcnt <= RUN_COUNTS_MAX_RUNNING && !built->takenDuringRecovery)
+		{
+			target->n_running = (int32) built->xcnt;
+			memcpy(target->running, built->xip, sizeof(TransactionId) * built->xcnt);
+		}
+		else
+			target->n_running = -1;
+		target->last_expired_hold = last_expired_hold;
 		target->first_hold_until = first_hold_until;
 		target->built_at = GetCurrentTimestamp();
 		target->n_legs = n_legs;

@@ -39,8 +39,9 @@ extern bool run_counts_available(void);
 extern bool run_counts_find(int64 run_id, Oid relid, Snapshot snapshot, TimestampTz now,
 							int from_stop, int to_stop, RunCountsFound *out);
 extern bool run_counts_begin(int64 run_id, RunCountsTicket *ticket);
+extern bool run_counts_same_view(Snapshot statement, Snapshot later);
 extern void run_counts_keep(int64 run_id, Oid relid, const RunCountsTicket *ticket,
-							TransactionId built_xmax, TimestampTz first_hold_until,
+							Snapshot built, TimestampTz last_expired_hold, TimestampTz first_hold_until,
 							int n_legs, int n_classes, const Oid *classes, const int32 *counts);
 
 #endif							/* TICKET_RUN_COUNTS_H */

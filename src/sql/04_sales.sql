@@ -121,7 +121,7 @@ SELECT pg_catalog.pg_extension_config_dump('run_carriage', '');
 -- session_replication_role = replica too (logical replication's apply).
 CREATE OR REPLACE FUNCTION run_seats_changed() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'ticket_run_seats_changed' LANGUAGE C;
-COMMENT ON FUNCTION run_seats_changed() IS 'internal trigger: a transaction changes the seat maps of a run, so the counts remaining() keeps of it are not used until it has ended';
+COMMENT ON FUNCTION run_seats_changed() IS 'internal trigger: a transaction changes the seat maps (or a hold''s deadline) of a run, so the counts remaining() keeps of it are not used until it has ended';
 REVOKE EXECUTE ON FUNCTION run_seats_changed() FROM PUBLIC;
 CREATE TRIGGER run_carriage_seats_changed BEFORE INSERT OR UPDATE OR DELETE ON run_carriage
 	FOR EACH ROW EXECUTE FUNCTION run_seats_changed();
@@ -256,6 +256,12 @@ CREATE TRIGGER tickets_sync_seat_map
 CREATE TRIGGER tickets_sync_seat_maps_inserted
 	AFTER INSERT ON tickets REFERENCING NEW TABLE AS new_tickets
 	FOR EACH STATEMENT EXECUTE FUNCTION sync_seat_maps_inserted();
+
+-- A hold's deadline decides whether remaining() counts its seat as free:
+-- one moved by hand is a change of the run's counts too (run_seats_changed()).
+CREATE TRIGGER tickets_hold_changed BEFORE UPDATE OF hold_until ON tickets
+	FOR EACH ROW WHEN (OLD.hold_until IS DISTINCT FROM NEW.hold_until) EXECUTE FUNCTION run_seats_changed();
+ALTER TABLE tickets ENABLE ALWAYS TRIGGER tickets_hold_changed;
 
 -- Seats of a run that have no inventory row yet get one with nothing taken.
 CREATE OR REPLACE FUNCTION open_inventory(run_id bigint) RETURNS void

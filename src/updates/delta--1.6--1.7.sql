@@ -28,3 +28,6 @@ CREATE TRIGGER run_carriage_truncated BEFORE TRUNCATE ON run_carriage
 	FOR EACH STATEMENT EXECUTE FUNCTION run_seats_changed();
 ALTER TABLE run_carriage ENABLE ALWAYS TRIGGER run_carriage_seats_changed;
 ALTER TABLE run_carriage ENABLE ALWAYS TRIGGER run_carriage_truncated;
+CREATE TRIGGER tickets_hold_changed BEFORE UPDATE OF hold_until ON tickets
+	FOR EACH ROW WHEN (OLD.hold_until IS DISTINCT FROM NEW.hold_until) EXECUTE FUNCTION run_seats_changed();
+ALTER TABLE tickets ENABLE ALWAYS TRIGGER tickets_hold_changed;
