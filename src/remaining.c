@@ -6,14 +6,16 @@
  *
  * Reads dominate a rush, so these cost about what a primary-key lookup
  * costs: no PL/pgSQL and no query to plan on the common path.  The journey
- * (train, date and stations to a run and its stops) comes from the cache
- * every session shares (journey_cache.c), and the counts from an entry in
+ * (train, date and stations to a run and its stops) is found in the run's
+ * route, resolved once per session and kept while the timetable does not
+ * change (journey_from_route() says why not the shared journey cache of
+ * journey_cache.c: a rush asks for too many journeys), and the counts from an entry in
  * shared memory that holds exactly what this statement's snapshot would
  * count from the run's seat maps (run_counts.c).  Without such an entry the
  * seat maps are read through the primary key of ticket.run_carriage and the
  * holds of the run through ticket.tickets_holds_idx, under the statement's
  * snapshot, as the SQL of 1.6 read them; the counts are then kept for the
- * next caller.  A journey not resolved before is resolved by
+ * next caller.  A journey the route cannot resolve is resolved by
  * ticket.journey() (a kept plan), so that the rules for trains and
  * stations and every error (TK007-TK011, TK017, TK008) stay in SQL alone.
  *
@@ -49,6 +51,7 @@
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "parser/parse_relation.h"
 #include "utils/acl.h"
@@ -56,6 +59,7 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/fmgroids.h"
+#include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -318,15 +322,222 @@ journey_from_query(Datum *args, bool *argnulls, Journey *j)
 	SPI_finish();
 }
 
+/*
+ * Journeys by route.  A rush asks for thousands of journeys (R1 draws from
+ * 38,000: 200 runs of 190 journeys), far more than are asked twice in the
+ * 10 s a kept journey counts, but for a few hundred runs.  So remaining()
+ * keeps, per session, the route of each run it was asked about (the run,
+ * and the code and name of the station at each stop), resolved by one query
+ * under the same rules as ticket.journey() and kept while the timetable
+ * does not change and for 10 s at most (as journey_cache.c keeps journeys),
+ * and finds the two stops in it.  A station is found in the route only
+ * when the rule of ticket.station_named() cannot name another one: a
+ * telegraph code (three ASCII letters, any case) by code; a text that no
+ * case mapping could make a code (not three characters, or three CJK
+ * characters), by its exact name.  Anything else, and every error, goes to
+ * ticket.journey().
+ */
+#define ROUTE_TRAIN_LEN 32
+#define ROUTES_PER_SESSION 4096
+
+typedef struct RouteKey
+{
+	DateADT		service_date;
+	char		train[ROUTE_TRAIN_LEN];	/* as given */
+} RouteKey;
+
+typedef struct RunRoute
+{
+	RouteKey	key;
+	bool		valid;
+	uint64		timetable_changes;
+	TimestampTz resolved_at;
+	int64		run_id;
+	int			n_stops;
+	char		(*codes)[4];
+	char	  **names;
+} RunRoute;
+
+static HTAB *run_routes = NULL;
+static SPIPlanPtr run_route_plan = NULL;
+
+/* the route of a run by one query; false without one (then journey() says why) */
+static bool
+run_route_from_query(text *train, DateADT service_date, RunRoute *r)
+{
+	Oid			types[2] = {TEXTOID, DATEOID};
+	Datum		values[2] = {PointerGetDatum(train), DateADTGetDatum(service_date)};
+	bool		isnull;
+	bool		found;
+
+	SPI_connect();
+	PushActiveSnapshot(GetLatestSnapshot());
+	run_plan(keep_plan(&run_route_plan,
+					   "SELECT r.run_id, array_agg(st.code ORDER BY s.stop_no), array_agg(st.name ORDER BY s.stop_no) "
+					   "FROM ticket.train t JOIN ticket.run r ON r.train_id = t.train_id AND r.service_date = $2 "
+					   "JOIN ticket.stop s ON s.train_id = t.train_id "
+					   "JOIN ticket.station st ON st.station_id = s.station_id "
+					   "WHERE t.code = upper(btrim($1)) GROUP BY r.run_id", 2, types),
+			 values, NULL);
+	PopActiveSnapshot();
+	found = SPI_processed == 1;
+	if (found)
+	{
+		Datum	   *codes;
+		Datum	   *names;
+		bool	   *nulls;
+		int			n,
+					n_names;
+
+		r->run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)),
+						  TEXTOID, -1, false, TYPALIGN_INT, &codes, &nulls, &n);
+		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull)),
+						  TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &n_names);
+		r->n_stops = Min(n, n_names);
+		r->codes = MemoryContextAllocZero(TopMemoryContext, sizeof(char[4]) * Max(r->n_stops, 1));
+		r->names = MemoryContextAllocZero(TopMemoryContext, sizeof(char *) * Max(r->n_stops, 1));
+		for (int i = 0; i < r->n_stops; i++)
+		{
+			strlcpy(r->codes[i], TextDatumGetCString(codes[i]), 4);
+			r->names[i] = MemoryContextStrdup(TopMemoryContext, TextDatumGetCString(names[i]));
+		}
+	}
+	SPI_finish();
+	return found;
+}
+
+static void
+forget_run_route(RunRoute *r)
+{
+	if (!r->valid)
+		return;
+	for (int i = 0; i < r->n_stops; i++)
+		pfree(r->names[i]);
+	pfree(r->names);
+	pfree(r->codes);
+	r->valid = false;
+}
+
+/* the stop of a station in a route, -1 when the route alone cannot say */
+static int
+stop_in_route(const RunRoute *r, text *station)
+{
+	const char *p = VARDATA_ANY(station);
+	int			len = VARSIZE_ANY_EXHDR(station);
+	int			n_chars = 0;
+	bool		ascii_letters = true;
+	bool		cjk_only = true;
+
+	/* btrim(): spaces at both ends */
+	while (len > 0 && *p == ' ')
+		p++, len--;
+	while (len > 0 && p[len - 1] == ' ')
+		len--;
+	for (int i = 0; i < len;)
+	{
+		unsigned char c = (unsigned char) p[i];
+		int			l;
+
+		/* beyond ASCII, only UTF-8 is read here */
+		if (c >= 0x80 && GetDatabaseEncoding() != PG_UTF8)
+			return -1;
+		l = pg_utf_mblen((const unsigned char *) p + i);
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
+			ascii_letters = false;
+		/* CJK: three-byte UTF-8 sequences from U+3000 to U+9FFF */
+		if (!(l == 3 && c >= 0xE3 && c <= 0xE9))
+			cjk_only = false;
+		i += l;
+		n_chars++;
+	}
+	if (n_chars == 3 && ascii_letters)
+	{
+		char		code[4];
+
+		for (int i = 0; i < 3; i++)
+			code[i] = pg_ascii_toupper(p[i]);
+		code[3] = '\0';
+		for (int i = 0; i < r->n_stops; i++)
+			if (strcmp(r->codes[i], code) == 0)
+				return i;
+		return -1;
+	}
+	if (n_chars == 3 && !cjk_only)
+		return -1;				/* a case mapping might make it a code */
+	for (int i = 0; i < r->n_stops; i++)
+		if ((int) strlen(r->names[i]) == len && memcmp(r->names[i], p, len) == 0)
+			return i;
+	return -1;
+}
+
+static bool
+journey_from_route(FunctionCallInfo fcinfo, Journey *j)
+{
+	text	   *train = PG_GETARG_TEXT_PP(0);
+	RouteKey	key;
+	RunRoute   *r;
+	bool		found;
+	uint64		changes = queue_signal_timetable_changes();
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (VARSIZE_ANY_EXHDR(train) >= ROUTE_TRAIN_LEN)
+		return false;
+	if (run_routes == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(RouteKey);
+		ctl.entrysize = sizeof(RunRoute);
+		run_routes = hash_create("ticket remaining routes", 256, &ctl, HASH_ELEM | HASH_BLOBS);
+	}
+	/* a session that has asked about very many runs starts over */
+	if (hash_get_num_entries(run_routes) >= ROUTES_PER_SESSION)
+	{
+		HASH_SEQ_STATUS seq;
+		RunRoute   *old;
+
+		hash_seq_init(&seq, run_routes);
+		while ((old = hash_seq_search(&seq)) != NULL)
+			forget_run_route(old);
+		hash_destroy(run_routes);
+		run_routes = NULL;
+		return journey_from_route(fcinfo, j);
+	}
+	memset(&key, 0, sizeof(key));
+	key.service_date = PG_GETARG_DATEADT(1);
+	memcpy(key.train, VARDATA_ANY(train), VARSIZE_ANY_EXHDR(train));
+	r = hash_search(run_routes, &key, HASH_ENTER, &found);
+	if (!found)
+		r->valid = false;
+	if (r->valid && (r->timetable_changes != changes
+					 || TimestampDifferenceExceeds(r->resolved_at, now, ROUTE_MAX_AGE_MS)))
+		forget_run_route(r);
+	if (!r->valid)
+	{
+		/* read before the query's snapshot: a change committed after it moves the count past this */
+		if (!run_route_from_query(train, key.service_date, r))
+		{
+			hash_search(run_routes, &key, HASH_REMOVE, NULL);
+			return false;
+		}
+		r->timetable_changes = changes;
+		r->resolved_at = now;
+		r->valid = true;
+	}
+	j->from_stop = stop_in_route(r, PG_GETARG_TEXT_PP(2));
+	j->to_stop = stop_in_route(r, PG_GETARG_TEXT_PP(3));
+	j->run_id = r->run_id;
+	return j->from_stop >= 0 && j->to_stop > j->from_stop;
+}
+
 static void
 resolve_journey(FunctionCallInfo fcinfo, Journey *j)
 {
 	Datum		args[4];
 	bool		nulls[4];
 	bool		any_null = false;
-	JourneyKey	key;
-	bool		keepable;
-	uint64		timetable_changes;
 
 	for (int i = 0; i < 4; i++)
 	{
@@ -334,32 +545,10 @@ resolve_journey(FunctionCallInfo fcinfo, Journey *j)
 		nulls[i] = PG_ARGISNULL(i);
 		any_null = any_null || nulls[i];
 	}
-	keepable = !any_null && timetable_keepable()
-		&& journey_key(&key, PG_GETARG_TEXT_PP(0), PG_GETARG_DATEADT(1), PG_GETARG_TEXT_PP(2),
-					   PG_GETARG_TEXT_PP(3));
-	if (keepable)
-	{
-		JourneyFound found;
-
-		if (journey_cache_find(&key, &found))
-		{
-			j->run_id = found.run_id;
-			j->from_stop = found.from_stop;
-			j->to_stop = found.to_stop;
-			return;
-		}
-	}
-	timetable_changes = queue_signal_timetable_changes();
+	if (!any_null && timetable_keepable() && journey_from_route(fcinfo, j))
+		return;
+	/* the rest, and every error, as ticket.journey() resolves them */
 	journey_from_query(args, nulls, j);
-	if (keepable)
-	{
-		JourneyFound found;
-
-		found.run_id = j->run_id;
-		found.from_stop = j->from_stop;
-		found.to_stop = j->to_stop;
-		journey_cache_keep(&key, timetable_changes, &found);
-	}
 }
 
 /* -- the seat maps --------------------------------------------------------- */
@@ -652,7 +841,7 @@ ticket_remaining(PG_FUNCTION_ARGS)
 
 	resolve_journey(fcinfo, &j);
 	check_privileges();
-	InitMaterializedSRF(fcinfo, 0);
+	InitMaterializedSRF(fcinfo, rsinfo->expectedDesc ? MAT_SRF_USE_EXPECTED_DESC : 0);
 	legs.lower = j.from_stop;
 	legs.upper = j.to_stop;
 	snapshot = GetActiveSnapshot();
@@ -858,7 +1047,7 @@ ticket_remaining_matrix(PG_FUNCTION_ARGS)
 
 	route = resolve_route(fcinfo);
 	check_privileges();
-	InitMaterializedSRF(fcinfo, 0);
+	InitMaterializedSRF(fcinfo, rsinfo->expectedDesc ? MAT_SRF_USE_EXPECTED_DESC : 0);
 	snapshot = GetActiveSnapshot();
 	n_stops = route->n_stops;
 	codes = palloc(sizeof(Datum) * Max(n_stops, 1));
