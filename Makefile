@@ -15,6 +15,8 @@ OBJS += src/ticket_locks.o
 OBJS += src/risk.o
 # 1.7: hot runs and the overload breaker (issue 14)
 OBJS += src/breaker.o
+# 1.7: remaining() in C, and the counts of runs it keeps in shared memory
+OBJS += src/remaining.o src/run_counts.o
 PG_CFLAGS = -Wall -Wextra -Werror
 # Server headers as system headers: -Wextra then checks our code, not theirs.
 PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server)
@@ -48,6 +50,8 @@ REGRESS += risk
 REGRESS += overload
 # 1.7: against scalpers (issue 14: real names required, per-person and per-client limits)
 REGRESS += scalpers queue_passengers
+# 1.7: remaining() in C and the counts it keeps (issue 15)
+REGRESS += remaining_hot
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/temp.conf
 
 ISOLATION = segrange_exclusion grab_last_seat grab_same_user confirm_vs_expiry cancel_vs_confirm grab_repeatable_read
@@ -63,6 +67,8 @@ ISOLATION += risk_counts
 ISOLATION += hot_run_mark breaker_auto
 # 1.7: against scalpers (issue 14): per-person and per-client limits under concurrency
 ISOLATION += person_client_limits
+# 1.7: remaining() and the counts it keeps in shared memory (issue 15)
+ISOLATION += remaining_after_commit
 ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=test/isolation/temp.conf \
 	--inputdir=test/isolation --outputdir=test/isolation/output
 

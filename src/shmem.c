@@ -5,12 +5,13 @@
  *
  * Four parts live in shared memory when the library is preloaded: the
  * queue's wake-ups (queue_signal.c), the requests waiting in the queue and
- * the answers of served ones (queue_ring.c), the journeys enqueue has
- * resolved (journey_cache.c) and the overload breaker's state (breaker.c).
- * Each says how much it needs and sets itself up in what it is given; this
- * file alone asks the server for the memory and the locks, from one
- * shmem_request_hook, and hands each part its area from one
- * shmem_startup_hook.  The sizes come from startup settings, so
+ * the answers of served ones (queue_ring.c), the journeys enqueue and
+ * remaining have resolved (journey_cache.c), the free seats of runs for
+ * every journey (run_counts.c), the risk signals' counts (risk.c) and the
+ * overload breaker's state (breaker.c).  Each says how much it needs and sets
+ * itself up in what it is given; this file alone asks the server for the
+ * memory and the locks, from one shmem_request_hook, and hands each part its
+ * area from one shmem_startup_hook.  The sizes come from startup settings, so
  * that what is asked for at start is what every process later finds.
  *
  * Not preloaded, none of this runs: the parts' pointers stay NULL and their
@@ -51,6 +52,7 @@
 int			ticket_queue_ring_size = 16384;
 int			ticket_queue_answer_slots = 8192;
 int			ticket_journey_cache_size = 4096;
+int			ticket_remaining_cache_size = 1024;
 
 typedef struct ShmemPart
 {
@@ -65,6 +67,7 @@ static const ShmemPart parts[] = {
 	{"ticket journeys", journey_cache_shmem_size, journey_cache_shmem_init},
 	{"ticket risk", risk_shmem_size, risk_shmem_init},
 	{"ticket breaker", breaker_shmem_size, breaker_shmem_init},
+	{"ticket run counts", run_counts_shmem_size, run_counts_shmem_init},
 };
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -174,6 +177,19 @@ ticket_shmem_preload(void)
 							16384,
 							32 * 16,
 							TICKET_SHMEM_MAX_ENTRIES,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("ticket.remaining_cache_size",
+							"Runs whose free seats for every journey shared memory keeps, for ticket.remaining().",
+							"An entry holds the counts of one run as of the last change of its seat maps "
+							"and serves only readers whose snapshot sees exactly that; a run that finds no "
+							"room replaces the oldest entry.  Each takes about 6.3 kB.  "
+							"Takes effect at server start.",
+							&ticket_remaining_cache_size,
+							1024,
+							16,
+							65536,
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);

@@ -115,6 +115,21 @@ COMMENT ON TABLE run_carriage IS 'inventory of a run: per carriage, the seat map
 GRANT SELECT ON run_carriage TO ticket_admin, ticket_app;
 SELECT pg_catalog.pg_extension_config_dump('run_carriage', '');
 
+-- Every change of a run's seat maps is counted in shared memory, so that
+-- remaining() can keep a run's counts and know when they no longer hold
+-- (src/run_counts.c).  ENABLE ALWAYS: it fires under
+-- session_replication_role = replica too (logical replication's apply).
+CREATE OR REPLACE FUNCTION run_seats_changed() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'ticket_run_seats_changed' LANGUAGE C;
+COMMENT ON FUNCTION run_seats_changed() IS 'internal trigger: a transaction changes the seat maps (or a hold''s deadline) of a run, so the counts remaining() keeps of it are not used until it has ended';
+REVOKE EXECUTE ON FUNCTION run_seats_changed() FROM PUBLIC;
+CREATE TRIGGER run_carriage_seats_changed BEFORE INSERT OR UPDATE OR DELETE ON run_carriage
+	FOR EACH ROW EXECUTE FUNCTION run_seats_changed();
+CREATE TRIGGER run_carriage_truncated BEFORE TRUNCATE ON run_carriage
+	FOR EACH STATEMENT EXECUTE FUNCTION run_seats_changed();
+ALTER TABLE run_carriage ENABLE ALWAYS TRIGGER run_carriage_seats_changed;
+ALTER TABLE run_carriage ENABLE ALWAYS TRIGGER run_carriage_truncated;
+
 CREATE TABLE orders (
 	order_id bigserial PRIMARY KEY,
 	user_id bigint NOT NULL,
@@ -245,6 +260,12 @@ CREATE TRIGGER tickets_sync_seat_map
 CREATE TRIGGER tickets_sync_seat_maps_inserted
 	AFTER INSERT ON tickets REFERENCING NEW TABLE AS new_tickets
 	FOR EACH STATEMENT EXECUTE FUNCTION sync_seat_maps_inserted();
+
+-- A hold's deadline decides whether remaining() counts its seat as free:
+-- one moved by hand is a change of the run's counts too (run_seats_changed()).
+CREATE TRIGGER tickets_hold_changed BEFORE UPDATE OF hold_until ON tickets
+	FOR EACH ROW WHEN (OLD.hold_until IS DISTINCT FROM NEW.hold_until) EXECUTE FUNCTION run_seats_changed();
+ALTER TABLE tickets ENABLE ALWAYS TRIGGER tickets_hold_changed;
 
 -- Seats of a run that have no inventory row yet get one with nothing taken.
 CREATE OR REPLACE FUNCTION open_inventory(run_id bigint) RETURNS void
@@ -390,67 +411,22 @@ $$;
 COMMENT ON FUNCTION raise_sales_not_open(text, date) IS 'internal: raise TK012, sales are not open for a train on a date';
 REVOKE EXECUTE ON FUNCTION raise_sales_not_open(text, date) FROM PUBLIC;
 
+-- The seats left, for one journey or every journey of a run, in C
+-- (src/remaining.c): the journey from the cache every session shares, the
+-- counts from shared memory when it holds exactly what this statement's
+-- snapshot would count from the seat maps (src/run_counts.c), else from the
+-- maps through their primary key.  Not SECURITY DEFINER: the caller needs
+-- SELECT on the tables they read, as in 1.6.
 CREATE OR REPLACE FUNCTION remaining(train text, service_date date, from_station text, to_station text)
 RETURNS TABLE (seat_class text, remaining integer)
-LANGUAGE plpgsql STABLE SET search_path = ticket, pg_catalog, pg_temp AS $$
-DECLARE
-	j record;
-BEGIN
-	SELECT * INTO j FROM journey(train, service_date, from_station, to_station);
-	RETURN QUERY SELECT * FROM free_seats(j.run_id, j.legs);
-END
-$$;
+	AS 'MODULE_PATHNAME', 'ticket_remaining' LANGUAGE C STABLE;
 COMMENT ON FUNCTION remaining(text, date, text, text) IS 'seats free on every leg from one station to another, per class (expired holds count as free)';
 
 -- The whole remaining-tickets table of a run: every from/to pair of its
 -- route and every class, from one pass over each carriage's seat map.
 CREATE OR REPLACE FUNCTION remaining_matrix(train text, service_date date)
 RETURNS TABLE (from_station text, to_station text, seat_class text, remaining integer)
-LANGUAGE plpgsql STABLE SET search_path = ticket, pg_catalog, pg_temp AS $$
-DECLARE
-	tid integer := ticket.train_id(train);
-	r record;
-BEGIN
-	IF service_date IS NULL THEN
-		RAISE EXCEPTION 'service date must not be null' USING ERRCODE = 'TK017';
-	END IF;
-	-- not core: degraded for the application while the server is overloaded
-	IF NOT pg_has_role('ticket_admin', 'MEMBER') THEN
-		PERFORM check_not_degraded('remaining_matrix');
-	END IF;
-	SELECT ru.run_id, ru.n_legs INTO r FROM run ru
-	WHERE ru.train_id = tid AND ru.service_date = remaining_matrix.service_date;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'no such run: train % on %', upper(train), service_date
-			USING ERRCODE = 'TK008', HINT = 'An administrator opens sales with ticket.open_sales().';
-	END IF;
-	IF EXISTS (SELECT 1 FROM tickets t
-	           WHERE t.run_id = r.run_id AND t.status = 'held' AND t.hold_until <= now()) THEN
-		-- holds expired but not swept yet: count pair by pair, as remaining() does
-		RETURN QUERY
-		SELECT fs.code, ts.code, x.seat_class, x.remaining
-		FROM stop a JOIN stop b ON b.train_id = a.train_id AND b.stop_no > a.stop_no
-		JOIN station fs ON fs.station_id = a.station_id
-		JOIN station ts ON ts.station_id = b.station_id
-		CROSS JOIN LATERAL remaining(train, service_date, fs.code, ts.code) x
-		WHERE a.train_id = tid
-		ORDER BY a.stop_no, b.stop_no, x.seat_class::seat_class;
-		RETURN;
-	END IF;
-	RETURN QUERY
-	WITH m AS (
-		SELECT rc.seat_class, seatmap_free_matrix(array_agg(rc.map)) AS counts
-		FROM run_carriage rc WHERE rc.run_id = r.run_id GROUP BY rc.seat_class)
-	SELECT fs.code, ts.code, m.seat_class::text,
-	       m.counts[a.stop_no * r.n_legs - a.stop_no * (a.stop_no - 1) / 2 + (b.stop_no - a.stop_no - 1) + 1]
-	FROM stop a JOIN stop b ON b.train_id = a.train_id AND b.stop_no > a.stop_no
-	JOIN station fs ON fs.station_id = a.station_id
-	JOIN station ts ON ts.station_id = b.station_id
-	CROSS JOIN m
-	WHERE a.train_id = tid
-	ORDER BY a.stop_no, b.stop_no, m.seat_class;
-END
-$$;
+	AS 'MODULE_PATHNAME', 'ticket_remaining_matrix' LANGUAGE C STABLE;
 COMMENT ON FUNCTION remaining_matrix(text, date) IS 'remaining seats of a run for every from/to pair (telegraph codes) and class, in route order; read-only; TK081 (degraded, try later) for callers outside ticket_admin while the breaker is tripped';
 
 -- Recompute one carriage's seat map from its live tickets.

@@ -135,3 +135,17 @@ FROM hot_run h JOIN run r USING (run_id) JOIN train t USING (train_id)
 WHERE h.until IS NULL OR h.until > now();
 COMMENT ON VIEW hot_runs IS 'the runs that are hot now, by train and date, with why (admin, queue_length), since when and until when (NULL: until an administrator unmarks it)';
 GRANT SELECT ON hot_runs TO ticket_admin, ticket_app;
+
+-- remaining() in C keeps the counts of runs in shared memory; every change
+-- of a run's seat maps is counted (as in src/sql/04_sales.sql).
+CREATE OR REPLACE FUNCTION run_seats_changed() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'ticket_run_seats_changed' LANGUAGE C;
+CREATE TRIGGER run_carriage_seats_changed BEFORE INSERT OR UPDATE OR DELETE ON run_carriage
+	FOR EACH ROW EXECUTE FUNCTION run_seats_changed();
+CREATE TRIGGER run_carriage_truncated BEFORE TRUNCATE ON run_carriage
+	FOR EACH STATEMENT EXECUTE FUNCTION run_seats_changed();
+ALTER TABLE run_carriage ENABLE ALWAYS TRIGGER run_carriage_seats_changed;
+ALTER TABLE run_carriage ENABLE ALWAYS TRIGGER run_carriage_truncated;
+CREATE TRIGGER tickets_hold_changed BEFORE UPDATE OF hold_until ON tickets
+	FOR EACH ROW WHEN (OLD.hold_until IS DISTINCT FROM NEW.hold_until) EXECUTE FUNCTION run_seats_changed();
+ALTER TABLE tickets ENABLE ALWAYS TRIGGER tickets_hold_changed;
