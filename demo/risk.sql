@@ -12,13 +12,17 @@ SET search_path = public, ticket;
 SELECT sale_date AS day FROM demo.config \gset
 
 SELECT ticket.set_setting('risk_checks', 1) AS "risk checks on (ticket.set_setting('risk_checks', 1))";
+-- real names are required in this demo: each account names a passenger
+SELECT count(ticket.add_passenger(u, f.document_no, f.name, f.passenger_type)) AS passengers_added
+FROM generate_series(990001, 990002) u, demo.family(u) f WHERE f.member = 1;
 
 \echo
 \echo '== A scalper program: account 990001 at 198.51.100.7 fires 150 grabs on G1 北京南 > 南京南 at once'
 BEGIN;
 SELECT set_config('ticket.client', '198.51.100.7', true) IS NOT NULL AS "names its client";
 CREATE TEMP TABLE scalper AS
-SELECT i, demo.outcome_of(format($$SELECT * FROM ticket.grab(990001, 'G1', %L, '北京南', '南京南')$$, :'day')) AS outcome
+SELECT i, demo.outcome_of(format($$SELECT * FROM ticket.grab(990001, 'G1', %L, '北京南', '南京南', 'second', ARRAY[%L])$$, :'day',
+	(SELECT f.document_no FROM demo.family(990001) f WHERE f.member = 1))) AS outcome
 FROM generate_series(1, 150) i;
 SELECT ticket.risk(990001) AS "its level now";
 COMMIT;
@@ -31,7 +35,8 @@ FROM scalper GROUP BY 1 ORDER BY 2;
 BEGIN;
 SELECT set_config('ticket.client', '203.0.113.20', true) IS NOT NULL AS "names its client";
 SELECT ticket.risk(990002) AS level,
-       demo.outcome_of(format($$SELECT * FROM ticket.grab(990002, 'G1', %L, '北京南', '南京南')$$, :'day')) AS grab;
+       demo.outcome_of(format($$SELECT * FROM ticket.grab(990002, 'G1', %L, '北京南', '南京南', 'second', ARRAY[%L])$$, :'day',
+	(SELECT f.document_no FROM demo.family(990002) f WHERE f.member = 1))) AS grab;
 COMMIT;
 
 \echo
