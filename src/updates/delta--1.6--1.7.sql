@@ -17,3 +17,43 @@ FROM passenger p;
 COMMENT ON VIEW passenger_masked IS 'ticket.passenger with document numbers masked as 12306 shows them (110105********002X): for roles that display passengers and must not read identity numbers';
 COMMENT ON COLUMN passenger_masked.document_no IS 'the document number masked: 15 characters or more keep the first 6 and last 4, shorter ones the first and last character';
 GRANT SELECT ON passenger_masked TO ticket_admin, ticket_app;
+
+-- A partition behind ticket_proxy (as in src/sql/09_partition.sql): its
+-- number and timetable version, moved on by a trigger on every replicated
+-- table (the trigger function here first, so the triggers can name it; the
+-- functions of src/sql/ that follow define it again, the same).
+CREATE TABLE partition_state (
+	only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+	partition_no integer NOT NULL DEFAULT 0,
+	partitions integer NOT NULL DEFAULT 1,
+	timetable_version bigint NOT NULL DEFAULT 0,
+	CHECK (partitions BETWEEN 1 AND 32768 AND partitions & (partitions - 1) = 0
+	       AND partition_no >= 0 AND partition_no < partitions)
+);
+COMMENT ON TABLE partition_state IS 'this database as a partition behind ticket_proxy: its number, how many there are (a power of two) and the timetable version (statements that changed the replicated tables); no row: partition 0 of 1, version 0';
+GRANT SELECT ON partition_state TO ticket_admin, ticket_app;
+SELECT pg_catalog.pg_extension_config_dump('partition_state', '');
+
+CREATE OR REPLACE FUNCTION partition_timetable_changed() RETURNS trigger
+LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+BEGIN
+	INSERT INTO partition_state AS p (timetable_version) VALUES (1)
+	ON CONFLICT ON CONSTRAINT partition_state_pkey DO UPDATE SET timetable_version = p.timetable_version + 1;
+	RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER station_partition_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON station
+	FOR EACH STATEMENT EXECUTE FUNCTION partition_timetable_changed();
+CREATE TRIGGER train_partition_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON train
+	FOR EACH STATEMENT EXECUTE FUNCTION partition_timetable_changed();
+CREATE TRIGGER stop_partition_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON stop
+	FOR EACH STATEMENT EXECUTE FUNCTION partition_timetable_changed();
+CREATE TRIGGER carriage_partition_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON carriage
+	FOR EACH STATEMENT EXECUTE FUNCTION partition_timetable_changed();
+CREATE TRIGGER fare_partition_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON fare
+	FOR EACH STATEMENT EXECUTE FUNCTION partition_timetable_changed();
+CREATE TRIGGER setting_partition_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON setting
+	FOR EACH STATEMENT EXECUTE FUNCTION partition_timetable_changed();
+CREATE TRIGGER refund_rule_partition_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON refund_rule
+	FOR EACH STATEMENT EXECUTE FUNCTION partition_timetable_changed();
