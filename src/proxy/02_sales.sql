@@ -95,16 +95,17 @@ COMMENT ON FUNCTION grab(bigint, text, date, text, text, text, text) IS 'hold a 
 REVOKE EXECUTE ON FUNCTION grab(bigint, text, date, text, text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION grab(bigint, text, date, text, text, text, text) TO ticket_app, ticket_admin;
 
-CREATE FUNCTION grab(user_id bigint, train text, service_date date, from_station text,
+CREATE FUNCTION ticket_proxy.grab(user_id bigint, train text, service_date date, from_station text,
 	to_station text, seat_class text, passengers text[], seat_letters text DEFAULT NULL)
 RETURNS SETOF passenger_booking
 LANGUAGE plproxy AS $$
 	CLUSTER 'ticket';
 	RUN ON ticket_proxy.run_hash(train, service_date);
+	TARGET ticket.grab;
 $$;
-COMMENT ON FUNCTION grab(bigint, text, date, text, text, text, text[], text) IS 'hold seats for 1 to 5 named passengers on the run''s partition';
-REVOKE EXECUTE ON FUNCTION grab(bigint, text, date, text, text, text, text[], text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION grab(bigint, text, date, text, text, text, text[], text) TO ticket_app, ticket_admin;
+COMMENT ON FUNCTION ticket_proxy.grab(bigint, text, date, text, text, text, text[], text) IS 'internal: the passenger form of ticket.grab on the run''s partition (ticket.grab reserves the people first)';
+REVOKE EXECUTE ON FUNCTION ticket_proxy.grab(bigint, text, date, text, text, text, text[], text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ticket_proxy.grab(bigint, text, date, text, text, text, text[], text) TO ticket_app, ticket_admin;
 
 CREATE FUNCTION enqueue(user_id bigint, train text, service_date date, from_station text,
 	to_station text, seat_class text DEFAULT NULL, request_id text DEFAULT NULL)
@@ -183,77 +184,85 @@ GRANT EXECUTE ON FUNCTION leave_waitlist(bigint, bigint) TO ticket_app, ticket_a
 
 -- orders and tickets: on the partition in their id --------------------------------
 
-CREATE FUNCTION confirm(order_id bigint) RETURNS text
+CREATE FUNCTION ticket_proxy.confirm(order_id bigint) RETURNS text
 LANGUAGE plproxy AS $$
 	CLUSTER 'ticket';
 	RUN ON ticket_proxy.id_hash(order_id);
+	TARGET ticket.confirm;
 $$;
-COMMENT ON FUNCTION confirm(bigint) IS 'pay a held order, on its partition; again on a paid order: paid';
-REVOKE EXECUTE ON FUNCTION confirm(bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION confirm(bigint) TO ticket_app, ticket_admin;
+COMMENT ON FUNCTION ticket_proxy.confirm(bigint) IS 'internal: ticket.confirm on the partition of the id (ticket.confirm adds the person ledger)';
+REVOKE EXECUTE ON FUNCTION ticket_proxy.confirm(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ticket_proxy.confirm(bigint) TO ticket_app, ticket_admin;
 
-CREATE FUNCTION confirm(order_id bigint, user_id bigint) RETURNS text
+CREATE FUNCTION ticket_proxy.confirm(order_id bigint, user_id bigint) RETURNS text
 LANGUAGE plproxy AS $$
 	CLUSTER 'ticket';
 	RUN ON ticket_proxy.id_hash(order_id);
+	TARGET ticket.confirm;
 $$;
-COMMENT ON FUNCTION confirm(bigint, bigint) IS 'pay that user''s held order, on its partition';
-REVOKE EXECUTE ON FUNCTION confirm(bigint, bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION confirm(bigint, bigint) TO ticket_app, ticket_admin;
+COMMENT ON FUNCTION ticket_proxy.confirm(bigint, bigint) IS 'internal: ticket.confirm on the partition of the id (ticket.confirm adds the person ledger)';
+REVOKE EXECUTE ON FUNCTION ticket_proxy.confirm(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ticket_proxy.confirm(bigint, bigint) TO ticket_app, ticket_admin;
 
-CREATE FUNCTION cancel(order_id bigint) RETURNS text
+CREATE FUNCTION ticket_proxy.cancel(order_id bigint) RETURNS text
 LANGUAGE plproxy AS $$
 	CLUSTER 'ticket';
 	RUN ON ticket_proxy.id_hash(order_id);
+	TARGET ticket.cancel;
 $$;
-COMMENT ON FUNCTION cancel(bigint) IS 'cancel a held order, on its partition';
-REVOKE EXECUTE ON FUNCTION cancel(bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION cancel(bigint) TO ticket_app, ticket_admin;
+COMMENT ON FUNCTION ticket_proxy.cancel(bigint) IS 'internal: ticket.cancel on the partition of the id (ticket.cancel adds the person ledger)';
+REVOKE EXECUTE ON FUNCTION ticket_proxy.cancel(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ticket_proxy.cancel(bigint) TO ticket_app, ticket_admin;
 
-CREATE FUNCTION cancel(order_id bigint, user_id bigint) RETURNS text
+CREATE FUNCTION ticket_proxy.cancel(order_id bigint, user_id bigint) RETURNS text
 LANGUAGE plproxy AS $$
 	CLUSTER 'ticket';
 	RUN ON ticket_proxy.id_hash(order_id);
+	TARGET ticket.cancel;
 $$;
-COMMENT ON FUNCTION cancel(bigint, bigint) IS 'cancel that user''s held order, on its partition';
-REVOKE EXECUTE ON FUNCTION cancel(bigint, bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION cancel(bigint, bigint) TO ticket_app, ticket_admin;
+COMMENT ON FUNCTION ticket_proxy.cancel(bigint, bigint) IS 'internal: ticket.cancel on the partition of the id (ticket.cancel adds the person ledger)';
+REVOKE EXECUTE ON FUNCTION ticket_proxy.cancel(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ticket_proxy.cancel(bigint, bigint) TO ticket_app, ticket_admin;
 
-CREATE FUNCTION refund(order_id bigint) RETURNS text
+CREATE FUNCTION ticket_proxy.refund(order_id bigint) RETURNS text
 LANGUAGE plproxy AS $$
 	CLUSTER 'ticket';
 	RUN ON ticket_proxy.id_hash(order_id);
+	TARGET ticket.refund;
 $$;
-COMMENT ON FUNCTION refund(bigint) IS 'refund a paid order, on its partition';
-REVOKE EXECUTE ON FUNCTION refund(bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION refund(bigint) TO ticket_app, ticket_admin;
+COMMENT ON FUNCTION ticket_proxy.refund(bigint) IS 'internal: ticket.refund on the partition of the id (ticket.refund adds the person ledger)';
+REVOKE EXECUTE ON FUNCTION ticket_proxy.refund(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ticket_proxy.refund(bigint) TO ticket_app, ticket_admin;
 
-CREATE FUNCTION refund(order_id bigint, user_id bigint) RETURNS text
+CREATE FUNCTION ticket_proxy.refund(order_id bigint, user_id bigint) RETURNS text
 LANGUAGE plproxy AS $$
 	CLUSTER 'ticket';
 	RUN ON ticket_proxy.id_hash(order_id);
+	TARGET ticket.refund;
 $$;
-COMMENT ON FUNCTION refund(bigint, bigint) IS 'refund that user''s paid order, on its partition';
-REVOKE EXECUTE ON FUNCTION refund(bigint, bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION refund(bigint, bigint) TO ticket_app, ticket_admin;
+COMMENT ON FUNCTION ticket_proxy.refund(bigint, bigint) IS 'internal: ticket.refund on the partition of the id (ticket.refund adds the person ledger)';
+REVOKE EXECUTE ON FUNCTION ticket_proxy.refund(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ticket_proxy.refund(bigint, bigint) TO ticket_app, ticket_admin;
 
-CREATE FUNCTION refund_ticket(ticket_id bigint) RETURNS SETOF refund_result
+CREATE FUNCTION ticket_proxy.refund_ticket(ticket_id bigint) RETURNS SETOF refund_result
 LANGUAGE plproxy AS $$
 	CLUSTER 'ticket';
 	RUN ON ticket_proxy.id_hash(ticket_id);
+	TARGET ticket.refund_ticket;
 $$;
-COMMENT ON FUNCTION refund_ticket(bigint) IS 'refund one paid ticket, on its partition';
-REVOKE EXECUTE ON FUNCTION refund_ticket(bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION refund_ticket(bigint) TO ticket_app, ticket_admin;
+COMMENT ON FUNCTION ticket_proxy.refund_ticket(bigint) IS 'internal: ticket.refund_ticket on the partition of the id (ticket.refund_ticket adds the person ledger)';
+REVOKE EXECUTE ON FUNCTION ticket_proxy.refund_ticket(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ticket_proxy.refund_ticket(bigint) TO ticket_app, ticket_admin;
 
-CREATE FUNCTION refund_ticket(ticket_id bigint, user_id bigint) RETURNS SETOF refund_result
+CREATE FUNCTION ticket_proxy.refund_ticket(ticket_id bigint, user_id bigint) RETURNS SETOF refund_result
 LANGUAGE plproxy AS $$
 	CLUSTER 'ticket';
 	RUN ON ticket_proxy.id_hash(ticket_id);
+	TARGET ticket.refund_ticket;
 $$;
-COMMENT ON FUNCTION refund_ticket(bigint, bigint) IS 'refund one of that user''s paid tickets, on its partition';
-REVOKE EXECUTE ON FUNCTION refund_ticket(bigint, bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION refund_ticket(bigint, bigint) TO ticket_app, ticket_admin;
+COMMENT ON FUNCTION ticket_proxy.refund_ticket(bigint, bigint) IS 'internal: ticket.refund_ticket on the partition of the id (ticket.refund_ticket adds the person ledger)';
+REVOKE EXECUTE ON FUNCTION ticket_proxy.refund_ticket(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ticket_proxy.refund_ticket(bigint, bigint) TO ticket_app, ticket_admin;
 
 -- A change holds the new seat and releases the old one in one transaction:
 -- both runs must be on the ticket's partition.  A change to a run of
@@ -338,9 +347,14 @@ REVOKE EXECUTE ON FUNCTION ticket_proxy.expire_holds() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ticket_proxy.expire_holds() TO ticket_admin;
 
 CREATE FUNCTION expire_holds() RETURNS integer
-LANGUAGE sql AS $$
-	SELECT coalesce(sum(n), 0)::integer FROM ticket_proxy.expire_holds() n
+LANGUAGE plpgsql AS $$
+DECLARE
+	n integer := (SELECT coalesce(sum(x), 0)::integer FROM ticket_proxy.expire_holds() x);
+BEGIN
+	PERFORM ticket_proxy.settle_unsettled();
+	RETURN n;
+END
 $$;
-COMMENT ON FUNCTION expire_holds() IS 'release expired holds on every partition; returns how many orders expired';
+COMMENT ON FUNCTION expire_holds() IS 'release expired holds on every partition and settle the trips of people left half-way (doc/scale-out.md); returns how many orders expired';
 REVOKE EXECUTE ON FUNCTION expire_holds() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION expire_holds() TO ticket_admin;

@@ -171,3 +171,194 @@ $$;
 COMMENT ON FUNCTION open_sales_owned(date) IS 'open_sales(date) for the runs this partition owns (run_partition); returns how many it opened; the errors of open_sales(date)';
 REVOKE EXECUTE ON FUNCTION open_sales_owned(date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION open_sales_owned(date) TO ticket_admin;
+
+-- People across partitions ---------------------------------------------------------
+--
+-- On one node, tickets_one_place_at_a_time keeps a person (document type
+-- and number) from holding two live tickets that overlap in time.  Behind
+-- the proxy two runs can be on two partitions, so the proxy keeps a ledger
+-- of each person's trips on the partition that owns the document key
+-- (hashtext(document_key) & (n - 1)), under the same kind of exclusion
+-- constraint, and reserves there before it holds the seat (doc/scale-out.md):
+--
+--   held       reserved for a grab; lapses at live_until (past the hold's deadline)
+--   paying     the order is being paid: never lapses; settled from the order's status
+--   paid       the ticket is paid: for good, until released
+--   releasing  the ticket is being refunded: still blocks; settled from the order's status
+--   released   no longer counts
+--
+-- A held row whose grab never came back (the proxy or a partition died)
+-- lapses by itself; paying and releasing rows are settled by the next call
+-- on their order or by ticket.expire_holds() on the proxy, from the status
+-- of the order's tickets, so none stays unsettled longer than a hold.
+CREATE TABLE person_trip (
+	trip_id bigserial PRIMARY KEY,
+	document_key text NOT NULL,
+	travel tsrange NOT NULL,
+	token text NOT NULL,
+	order_id bigint,
+	state text NOT NULL DEFAULT 'held' CHECK (state IN ('held', 'paying', 'paid', 'releasing', 'released')),
+	live_until timestamptz NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	CONSTRAINT person_trip_one_place_at_a_time EXCLUDE USING gist
+		(document_key WITH =, travel WITH &&) WHERE (state <> 'released')
+);
+CREATE INDEX person_trip_order_idx ON person_trip (order_id) WHERE order_id IS NOT NULL;
+CREATE INDEX person_trip_unsettled_idx ON person_trip (created_at) WHERE state IN ('paying', 'releasing');
+COMMENT ON TABLE person_trip IS 'behind ticket_proxy: the trips of the people whose document key this partition owns, whatever partition their run is on; rows not released never overlap for one person';
+COMMENT ON COLUMN person_trip.token IS 'the grab that reserved the trip (chosen by the proxy)';
+COMMENT ON COLUMN person_trip.live_until IS 'a held trip lapses then (the hold''s deadline and a margin); paying, paid and releasing ones do not';
+GRANT SELECT ON person_trip TO ticket_admin, ticket_app;
+SELECT pg_catalog.pg_extension_config_dump('person_trip', '');
+SELECT pg_catalog.pg_extension_config_dump('person_trip_trip_id_seq', '');
+
+-- What a grab with passengers would reserve: the people's document keys and
+-- the time of the journey.  NULLs when the request is wrong in any way: the
+-- grab itself then raises what one node raises.
+CREATE OR REPLACE FUNCTION trip_plan(user_id bigint, passengers text[], train text, service_date date,
+	from_station text, to_station text, OUT document_keys text[], OUT travel tsrange)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	j record;
+BEGIN
+	SELECT * INTO j FROM journey(train, service_date, from_station, to_station);
+	SELECT p.document_keys INTO document_keys FROM named_passengers(user_id, passengers) p;
+	travel := travel_time(j.train_id, service_date, j.legs);
+EXCEPTION WHEN OTHERS THEN
+	document_keys := NULL;
+	travel := NULL;
+END
+$$;
+COMMENT ON FUNCTION trip_plan(bigint, text[], text, date, text, text) IS 'behind ticket_proxy: the document keys of an account''s passengers and the travel time of a journey, for the person ledger; NULLs if the request is wrong (the grab raises the error)';
+REVOKE EXECUTE ON FUNCTION trip_plan(bigint, text[], text, date, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION trip_plan(bigint, text[], text, date, text, text) TO ticket_app, ticket_admin;
+
+-- Reserve the trip of people whose key this partition owns; TK043 (as one
+-- node says it) when one of them already travels then.  Held rows that
+-- lapsed are released first.  Again with the same token: nothing more.
+CREATE OR REPLACE FUNCTION reserve_trips(document_keys text[], travel tsrange, token text, live_until timestamptz)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	n integer;
+	clash record;
+BEGIN
+	PERFORM require_primary();
+	UPDATE person_trip p SET state = 'released'
+	WHERE p.document_key = ANY (document_keys) AND p.state = 'held' AND p.live_until <= now()
+	  AND p.travel && reserve_trips.travel;
+	BEGIN
+		INSERT INTO person_trip (document_key, travel, token, live_until)
+		SELECT k, reserve_trips.travel, reserve_trips.token, reserve_trips.live_until
+		FROM unnest(document_keys) k
+		WHERE NOT EXISTS (SELECT 1 FROM person_trip p WHERE p.document_key = k AND p.token = reserve_trips.token
+		                  AND p.state <> 'released');
+		GET DIAGNOSTICS n = ROW_COUNT;
+	EXCEPTION WHEN exclusion_violation THEN
+		SELECT p.order_id, p.travel INTO clash FROM person_trip p
+		WHERE p.document_key = ANY (document_keys) AND p.state <> 'released' AND p.travel && reserve_trips.travel
+		LIMIT 1;
+		RAISE EXCEPTION 'a passenger is already travelling then' USING ERRCODE = 'TK043',
+			DETAIL = format('Order %s covers %s.', coalesce(clash.order_id::text, '(being made)'), clash.travel);
+	END;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION reserve_trips(text[], tsrange, text, timestamptz) IS 'behind ticket_proxy: reserve a trip for people this partition owns until live_until; TK043 if one of them travels then';
+REVOKE EXECUTE ON FUNCTION reserve_trips(text[], tsrange, text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION reserve_trips(text[], tsrange, text, timestamptz) TO ticket_app, ticket_admin;
+
+-- The people of an order, on the run's partition: their keys, trips and
+-- what their tickets say now (held past the deadline counts as gone).
+CREATE OR REPLACE FUNCTION order_people(order_id bigint, ticket_id bigint DEFAULT NULL)
+RETURNS TABLE (of_order bigint, document_key text, travel tsrange, trip_state text, hold_until timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
+	SELECT t.order_id, t.document_key, t.travel,
+	       CASE WHEN t.status = 'paid' THEN 'paid'
+	            WHEN t.status = 'held' AND t.hold_until > now() THEN 'held'
+	            ELSE 'released' END,
+	       t.hold_until
+	FROM tickets t
+	WHERE t.order_id = coalesce(order_people.order_id,
+	                            (SELECT x.order_id FROM tickets x WHERE x.ticket_id = order_people.ticket_id))
+	  AND t.document_key IS NOT NULL
+	ORDER BY t.ticket_id
+$$;
+COMMENT ON FUNCTION order_people(bigint, bigint) IS 'behind ticket_proxy: the people of an order (or of the order of a ticket): document key, travel time and the state of their trips as their tickets say (held, paid or released)';
+REVOKE EXECUTE ON FUNCTION order_people(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION order_people(bigint, bigint) TO ticket_app, ticket_admin;
+
+-- Move the trips of an order's people (owned here) to a state:
+--   held/paid/released   settled, as the order's tickets say (live_until: the hold's deadline for held)
+--   paying               before a payment: the trip must be there, found by order, or by
+--                        key and time among trips held for no order yet, or reserved anew
+--                        (TK043 if another trip took the time)
+--   releasing            before a refund
+CREATE OR REPLACE FUNCTION set_trips(document_keys text[], travels tsrange[], order_id bigint, states text[],
+	live_until timestamptz) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	n integer := 0;
+	k integer;
+	tid bigint;
+BEGIN
+	PERFORM require_primary();
+	FOR i IN 1 .. coalesce(cardinality(document_keys), 0) LOOP
+		SELECT p.trip_id INTO tid FROM person_trip p
+		WHERE p.document_key = document_keys[i] AND p.order_id = set_trips.order_id AND p.state <> 'released'
+		FOR UPDATE;
+		IF NOT FOUND AND states[i] IN ('paying', 'held', 'paid') THEN
+			-- reserved by a grab whose answer never came back: adopt it
+			SELECT p.trip_id INTO tid FROM person_trip p
+			WHERE p.document_key = document_keys[i] AND p.travel = travels[i] AND p.order_id IS NULL
+			  AND p.state = 'held'
+			ORDER BY p.trip_id DESC LIMIT 1 FOR UPDATE;
+		END IF;
+		IF tid IS NULL AND states[i] IN ('paying', 'held', 'paid') THEN
+			PERFORM reserve_trips(ARRAY[document_keys[i]], travels[i], 'order ' || set_trips.order_id, live_until);
+			SELECT p.trip_id INTO tid FROM person_trip p
+			WHERE p.document_key = document_keys[i] AND p.token = 'order ' || set_trips.order_id AND p.state = 'held';
+		END IF;
+		IF tid IS NOT NULL THEN
+			UPDATE person_trip p SET order_id = set_trips.order_id, state = states[i],
+				live_until = CASE WHEN states[i] = 'held' THEN set_trips.live_until ELSE 'infinity' END
+			WHERE p.trip_id = tid;
+			GET DIAGNOSTICS k = ROW_COUNT;
+			n := n + k;
+		END IF;
+		tid := NULL;
+	END LOOP;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION set_trips(text[], tsrange[], bigint, text[], timestamptz) IS 'behind ticket_proxy: move the trips of an order''s people (owned here) to held, paying, paid, releasing or released; a trip to pay for is found or reserved anew (TK043 if taken)';
+REVOKE EXECUTE ON FUNCTION set_trips(text[], tsrange[], bigint, text[], timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION set_trips(text[], tsrange[], bigint, text[], timestamptz) TO ticket_app, ticket_admin;
+
+-- Give back the trips a grab reserved when it failed (a compensating call).
+CREATE OR REPLACE FUNCTION release_trips(document_keys text[], token text) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	n integer;
+BEGIN
+	PERFORM require_primary();
+	UPDATE person_trip p SET state = 'released'
+	WHERE p.document_key = ANY (document_keys) AND p.token = release_trips.token AND p.state = 'held'
+	  AND p.order_id IS NULL;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION release_trips(text[], text) IS 'behind ticket_proxy: release the trips a failed grab reserved (its token), for no order';
+REVOKE EXECUTE ON FUNCTION release_trips(text[], text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION release_trips(text[], text) TO ticket_app, ticket_admin;
+
+CREATE OR REPLACE FUNCTION unsettled_trips() RETURNS TABLE (order_id bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
+	SELECT DISTINCT p.order_id FROM person_trip p
+	WHERE p.state IN ('paying', 'releasing') AND p.order_id IS NOT NULL
+	ORDER BY 1
+$$;
+COMMENT ON FUNCTION unsettled_trips() IS 'behind ticket_proxy: orders whose people''s trips wait to be settled (paying or releasing)';
+REVOKE EXECUTE ON FUNCTION unsettled_trips() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION unsettled_trips() TO ticket_admin;

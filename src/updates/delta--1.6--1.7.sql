@@ -57,3 +57,25 @@ CREATE TRIGGER setting_partition_version AFTER INSERT OR UPDATE OR DELETE OR TRU
 	FOR EACH STATEMENT EXECUTE FUNCTION partition_timetable_changed();
 CREATE TRIGGER refund_rule_partition_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON refund_rule
 	FOR EACH STATEMENT EXECUTE FUNCTION partition_timetable_changed();
+
+-- The person ledger behind ticket_proxy (as in src/sql/09_partition.sql).
+CREATE TABLE person_trip (
+	trip_id bigserial PRIMARY KEY,
+	document_key text NOT NULL,
+	travel tsrange NOT NULL,
+	token text NOT NULL,
+	order_id bigint,
+	state text NOT NULL DEFAULT 'held' CHECK (state IN ('held', 'paying', 'paid', 'releasing', 'released')),
+	live_until timestamptz NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	CONSTRAINT person_trip_one_place_at_a_time EXCLUDE USING gist
+		(document_key WITH =, travel WITH &&) WHERE (state <> 'released')
+);
+CREATE INDEX person_trip_order_idx ON person_trip (order_id) WHERE order_id IS NOT NULL;
+CREATE INDEX person_trip_unsettled_idx ON person_trip (created_at) WHERE state IN ('paying', 'releasing');
+COMMENT ON TABLE person_trip IS 'behind ticket_proxy: the trips of the people whose document key this partition owns, whatever partition their run is on; rows not released never overlap for one person';
+COMMENT ON COLUMN person_trip.token IS 'the grab that reserved the trip (chosen by the proxy)';
+COMMENT ON COLUMN person_trip.live_until IS 'a held trip lapses then (the hold''s deadline and a margin); paying, paid and releasing ones do not';
+GRANT SELECT ON person_trip TO ticket_admin, ticket_app;
+SELECT pg_catalog.pg_extension_config_dump('person_trip', '');
+SELECT pg_catalog.pg_extension_config_dump('person_trip_trip_id_seq', '');
