@@ -7,7 +7,7 @@
 -- constraint, and the proxy works like this:
 --
 --   grab with passengers  reserve the trip for each person (their partitions; TK043 if taken),
---                         then hold the seats on the run's partition; if that fails, give the
+--                         for the hold timeout and 5 s, then hold the seats on the run's partition; if that fails, give the
 --                         reservations back (a compensating call); then note the order on them
 --   confirm               mark the trips 'paying' (reserving them again if they lapsed; TK043 if
 --                         taken meanwhile: no payment), pay, then settle them from the tickets
@@ -16,7 +16,8 @@
 --
 -- A step lost half-way (a partition or the proxy gone) leaves a trip that
 -- blocks its person, never one that lets two tickets overlap: a held trip
--- lapses by itself a little after the hold's deadline, and 'paying' or
+-- lapses by itself at the hold's deadline (5 s after it, if the grab's
+-- answer was lost), and 'paying' or
 -- 'releasing' ones are settled by the next call on the order, or by
 -- ticket.expire_holds() here (schedule it as on one node).
 
@@ -97,7 +98,7 @@ BEGIN
 	IF p.keys IS NULL THEN
 		RETURN false;
 	END IF;
-	PERFORM ticket_proxy.set_trips(p.keys, p.travels, p.order_id, p.states, p.hold_until + interval '30 s');
+	PERFORM ticket_proxy.set_trips(p.keys, p.travels, p.order_id, p.states, p.hold_until);
 	RETURN true;
 END
 $$;
@@ -132,7 +133,7 @@ BEGIN
 		RETURN;
 	END IF;
 	PERFORM ticket_proxy.reserve_trips(plan.document_keys, plan.travel, token,
-		now() + ticket_proxy.hold_timeout(train, service_date) + interval '30 s');
+		now() + ticket_proxy.hold_timeout(train, service_date) + interval '5 s');
 	BEGIN
 		SELECT array_agg(b) INTO rows FROM ticket_proxy.grab(user_id, train, service_date, from_station,
 			to_station, seat_class, passengers, seat_letters) b;
@@ -149,7 +150,7 @@ BEGIN
 	BEGIN
 		PERFORM ticket_proxy.set_trips(plan.document_keys, array_fill(plan.travel, ARRAY[cardinality(plan.document_keys)]),
 			rows[1].order_id, array_fill('held'::text, ARRAY[cardinality(plan.document_keys)]),
-			rows[1].hold_until + interval '30 s');
+			rows[1].hold_until);
 	EXCEPTION WHEN OTHERS THEN
 		RAISE WARNING 'the trips of order % are settled later: %', rows[1].order_id, SQLERRM;
 	END;

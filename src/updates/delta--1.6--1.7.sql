@@ -26,19 +26,24 @@ CREATE TABLE partition_state (
 	only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
 	partition_no integer NOT NULL DEFAULT 0,
 	partitions integer NOT NULL DEFAULT 1,
-	timetable_version bigint NOT NULL DEFAULT 0,
 	CHECK (partitions BETWEEN 1 AND 32768 AND partitions & (partitions - 1) = 0
 	       AND partition_no >= 0 AND partition_no < partitions)
 );
-COMMENT ON TABLE partition_state IS 'this database as a partition behind ticket_proxy: its number, how many there are (a power of two) and the timetable version (statements that changed the replicated tables); no row: partition 0 of 1, version 0';
+COMMENT ON TABLE partition_state IS 'this database as a partition behind ticket_proxy: its number and how many there are (a power of two); no row: partition 0 of 1';
 GRANT SELECT ON partition_state TO ticket_admin, ticket_app;
 SELECT pg_catalog.pg_extension_config_dump('partition_state', '');
 
+-- A sequence, not a column: pg_dump keeps its value, and restoring the
+-- timetable (whose triggers move it) cannot collide with restoring it.
+CREATE SEQUENCE partition_timetable_version_seq;
+COMMENT ON SEQUENCE partition_timetable_version_seq IS 'the timetable version of this partition: statements that changed a replicated table (timetable, fares, settings, refund rules)';
+GRANT SELECT ON partition_timetable_version_seq TO ticket_admin, ticket_app;
+SELECT pg_catalog.pg_extension_config_dump('partition_timetable_version_seq', '');
+
 CREATE OR REPLACE FUNCTION partition_timetable_changed() RETURNS trigger
-LANGUAGE plpgsql SET search_path = ticket, pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
 BEGIN
-	INSERT INTO partition_state AS p (timetable_version) VALUES (1)
-	ON CONFLICT ON CONSTRAINT partition_state_pkey DO UPDATE SET timetable_version = p.timetable_version + 1;
+	PERFORM nextval('partition_timetable_version_seq');
 	RETURN NULL;
 END
 $$;
