@@ -107,6 +107,17 @@ LANGUAGE sql STABLE AS $$
 $$;
 COMMENT ON FUNCTION ticket.id_partition(bigint) IS 'the partition (0 to n - 1) that holds an order, ticket, queued or waitlist request: (id >> 48) & (n - 1)';
 
+-- Reads that may run on a standby (doc/scale-out.md): when a second
+-- cluster named ticket_ro exists (its p0, p1, ... the partitions' hot
+-- standbys, in the same order), remaining, remaining_matrix, search,
+-- search_transfers and fare go there; without it, to the primaries.
+CREATE FUNCTION ticket_proxy.read_cluster() RETURNS text
+LANGUAGE sql STABLE AS $$
+	SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_foreign_server s WHERE s.srvname = 'ticket_ro')
+	            THEN 'ticket_ro' ELSE 'ticket' END
+$$;
+COMMENT ON FUNCTION ticket_proxy.read_cluster() IS 'the PL/Proxy cluster of the read-only calls: ticket_ro (the standbys) if it exists, else ticket';
+
 -- one answer from many: every partition must have given the same
 CREATE FUNCTION ticket_proxy.agreed(answers anyarray, what text) RETURNS anyelement
 LANGUAGE plpgsql IMMUTABLE AS $$

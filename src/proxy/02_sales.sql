@@ -50,7 +50,7 @@ GRANT EXECUTE ON FUNCTION open_sales(date) TO ticket_admin;
 CREATE FUNCTION remaining(train text, service_date date, from_station text, to_station text)
 RETURNS TABLE (seat_class text, remaining integer)
 LANGUAGE plproxy AS $$
-	CLUSTER 'ticket';
+	CLUSTER ticket_proxy.read_cluster();
 	RUN ON ticket_proxy.run_hash(train, service_date);
 $$;
 COMMENT ON FUNCTION remaining(text, date, text, text) IS 'seats free on every leg from one station to another, per class, from the run''s partition';
@@ -58,7 +58,7 @@ COMMENT ON FUNCTION remaining(text, date, text, text) IS 'seats free on every le
 CREATE FUNCTION remaining_matrix(train text, service_date date)
 RETURNS TABLE (from_station text, to_station text, seat_class text, remaining integer)
 LANGUAGE plproxy AS $$
-	CLUSTER 'ticket';
+	CLUSTER ticket_proxy.read_cluster();
 	RUN ON ticket_proxy.run_hash(train, service_date);
 $$;
 COMMENT ON FUNCTION remaining_matrix(text, date) IS 'remaining seats of a run for every from/to pair and class, from the run''s partition';
@@ -66,7 +66,7 @@ COMMENT ON FUNCTION remaining_matrix(text, date) IS 'remaining seats of a run fo
 CREATE FUNCTION fare(train text, from_station text, to_station text, seat_class text,
 	passenger_type text DEFAULT 'adult') RETURNS numeric
 LANGUAGE plproxy AS $$
-	CLUSTER 'ticket';
+	CLUSTER ticket_proxy.read_cluster();
 	RUN ON ANY;
 $$;
 COMMENT ON FUNCTION fare(text, text, text, text, text) IS 'the price a passenger type pays between two stations of a train in a class (any partition: fares are on all)';

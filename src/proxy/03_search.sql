@@ -12,7 +12,7 @@ CREATE FUNCTION ticket_proxy.search(from_station text, to_station text, service_
 RETURNS TABLE (ord bigint, train text, run_date date, from_station_code text, to_station_code text,
 	departure timestamp, arrival timestamp, duration interval, sales text, remaining jsonb)
 LANGUAGE plproxy AS $$
-	CLUSTER 'ticket';
+	CLUSTER ticket_proxy.read_cluster();
 	RUN ON ALL;
 	SELECT s.ord, s.train, s.run_date, s.from_station_code, s.to_station_code, s.departure, s.arrival,
 	       s.duration, s.sales, s.remaining
@@ -46,7 +46,7 @@ RETURNS TABLE (ord bigint, departure timestamp, arrival timestamp, duration inte
 	train_2 text, run_date_2 date, change_from text, change_departure timestamp,
 	connection interval, sales_1 text, remaining_1 jsonb, sales_2 text, remaining_2 jsonb)
 LANGUAGE plproxy AS $$
-	CLUSTER 'ticket';
+	CLUSTER ticket_proxy.read_cluster();
 	RUN ON ALL;
 	SELECT s.ord, s.departure, s.arrival, s.duration, s.train_1, s.run_date_1, s.change_at, s.change_arrival,
 	       s.train_2, s.run_date_2, s.change_from, s.change_departure, s.connection,
