@@ -345,6 +345,7 @@ cmp_ok($count{'confirm paid'} // 0, '>=', 20, 'many payments through the proxy')
 cmp_ok($count{'refund refunded'} // 0, '>=', 3, 'refunds through the proxy');
 
 my ($overlaps, $mismatched, $compared, $lost) = (0, 0, 0, 0);
+my $rush_trains = $node->safe_psql('proxy', "SELECT string_agg(quote_literal(train), ', ') FROM rush.route");
 my $acked = $node->safe_psql('proxy',
 	"SELECT string_agg(format('(%s, %L)', order_id, outcome), ', ') FROM (SELECT DISTINCT ON (order_id) * FROM rush.acked ORDER BY order_id, outcome = 'paid') a");
 for my $p (0 .. 3)
@@ -354,7 +355,7 @@ SELECT count(*) FROM ticket.tickets t1 JOIN ticket.tickets t2
   ON t1.run_id = t2.run_id AND t1.seat_id = t2.seat_id AND t1.ticket_id < t2.ticket_id
  AND t1.legs::int4range && t2.legs::int4range
 WHERE t1.status IN ('held', 'paid') AND t2.status IN ('held', 'paid')});
-	my ($c, $m) = split /\|/, $node->safe_psql($part[$p], q{
+	my ($c, $m) = split /\|/, $node->safe_psql($part[$p], qq{
 WITH journey AS (
 	SELECT r.run_id, r.train_id, t.code AS train, r.service_date,
 	       a.stop_no AS i, b.stop_no AS j, sa.code AS from_st, sb.code AS to_st
@@ -363,7 +364,7 @@ WITH journey AS (
 	JOIN ticket.stop b ON b.train_id = r.train_id AND b.stop_no > a.stop_no
 	JOIN ticket.station sa ON sa.station_id = a.station_id
 	JOIN ticket.station sb ON sb.station_id = b.station_id
-	WHERE EXISTS (SELECT 1 FROM ticket.orders o WHERE o.run_id = r.run_id)),
+	WHERE t.code IN ($rush_trains) AND r.service_date = '$date'),
 brute AS (
 	SELECT q.run_id, q.i, q.j, s.seat_class::text AS cls,
 	       count(*) - count(*) FILTER (WHERE EXISTS (
