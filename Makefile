@@ -3,8 +3,10 @@
 
 PG_CONFIG ?= pg_config
 
-EXTENSION = ticket
-EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
+# Two extensions: ticket (one node, or one partition) and ticket_proxy (the
+# same API on a PL/Proxy database in front of partitions; doc/scale-out.md).
+EXTENSION = ticket ticket_proxy
+EXTVERSION = $(shell grep default_version ticket.control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
 
 MODULE_big = ticket
 OBJS = src/ticket.o src/segment.o src/segrange.o src/segrange_gist.o src/seatmap.o src/seatmap_sql.o \
@@ -30,8 +32,12 @@ PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server)
 # src/updates/ and never edit it again.
 PREV_VERSION = 1.6
 SQL_SRC = $(sort $(wildcard src/sql/*.sql))
-DATA = $(wildcard src/updates/$(EXTENSION)--*.sql)
-DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--$(PREV_VERSION)--$(EXTVERSION).sql
+DATA = $(wildcard src/updates/ticket--*.sql)
+DATA_built = ticket--$(EXTVERSION).sql ticket--$(PREV_VERSION)--$(EXTVERSION).sql
+# ticket_proxy: written once in src/proxy/ (read in file-name order), its
+# version that of the ticket API it forwards
+PROXY_SQL_SRC = $(sort $(wildcard src/proxy/*.sql))
+DATA_built += ticket_proxy--$(EXTVERSION).sql
 
 REGRESS = segrange_input segrange_ops segrange_index segrange_exclusion ticket_api extension_lifecycle extension_upgrade
 # 1.2: queue and waitlist
@@ -77,17 +83,22 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # (after the include, so that "all" stays the default goal)
-$(EXTENSION)--$(EXTVERSION).sql: $(SQL_SRC) $(EXTENSION).control
+ticket--$(EXTVERSION).sql: $(SQL_SRC) ticket.control
 	{ printf -- '-- %s: built by make from the files of src/sql/; edit those, not this\n\n' $@; \
-	  printf '\\echo Use "CREATE EXTENSION $(EXTENSION) CASCADE" to load this file. \\quit\n\n'; \
+	  printf '\\echo Use "CREATE EXTENSION ticket CASCADE" to load this file. \\quit\n\n'; \
 	  for f in $(SQL_SRC); do printf -- '-- %s\n\n' $$f; cat $$f; printf '\n'; done; } > $@
 
-$(EXTENSION)--$(PREV_VERSION)--$(EXTVERSION).sql: src/updates/delta--$(PREV_VERSION)--$(EXTVERSION).sql $(SQL_SRC) src/sql/functions_of.pl
+ticket--$(PREV_VERSION)--$(EXTVERSION).sql: src/updates/delta--$(PREV_VERSION)--$(EXTVERSION).sql $(SQL_SRC) src/sql/functions_of.pl
 	{ printf -- '-- %s: built by make from src/updates/delta--$(PREV_VERSION)--$(EXTVERSION).sql and src/sql/\n\n' $@; \
-	  printf '\\echo Use "ALTER EXTENSION $(EXTENSION) UPDATE TO '"'"'$(EXTVERSION)'"'"'" to load this file. \\quit\n\n'; \
-	  printf 'SET LOCAL search_path = $(EXTENSION), pg_catalog;\n\n'; \
+	  printf '\\echo Use "ALTER EXTENSION ticket UPDATE TO '"'"'$(EXTVERSION)'"'"'" to load this file. \\quit\n\n'; \
+	  printf 'SET LOCAL search_path = ticket, pg_catalog;\n\n'; \
 	  cat src/updates/delta--$(PREV_VERSION)--$(EXTVERSION).sql; printf '\n-- every function of src/sql/, as of this version\n\n'; \
 	  perl src/sql/functions_of.pl $(SQL_SRC); } > $@
+
+ticket_proxy--$(EXTVERSION).sql: $(PROXY_SQL_SRC) ticket_proxy.control
+	{ printf -- '-- %s: built by make from the files of src/proxy/; edit those, not this\n\n' $@; \
+	  printf '\\echo Use "CREATE EXTENSION ticket_proxy CASCADE" to load this file. \\quit\n\n'; \
+	  for f in $(PROXY_SQL_SRC); do printf -- '-- %s\n\n' $$f; cat $$f; printf '\n'; done; } > $@
 
 EXTRA_CLEAN = test/fuzz/fuzz_segment test/fuzz/fuzz_seatmap test/fuzz/fuzz_seatassign test/fuzz/fuzz_seatgroup test/isolation/output tmp_check tmp_check_iso
 

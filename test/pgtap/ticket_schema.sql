@@ -2,7 +2,7 @@
 BEGIN;
 SELECT plan(44);
 
-SELECT tables_are('ticket', ARRAY['station', 'train', 'stop', 'carriage', 'seat', 'run', 'orders', 'tickets', 'run_carriage', 'queue_head', 'queue_request', 'waitlist', 'setting', 'passenger', 'user_day', 'fare', 'refund_rule', 'hot_run']);
+SELECT tables_are('ticket', ARRAY['station', 'train', 'stop', 'carriage', 'seat', 'run', 'orders', 'tickets', 'run_carriage', 'queue_head', 'queue_request', 'waitlist', 'setting', 'passenger', 'user_day', 'fare', 'refund_rule', 'hot_run', 'partition_state', 'person_trip']);
 SELECT has_pk('ticket', t, 'table ticket.' || t || ' has a primary key')
 FROM unnest(ARRAY['station', 'train', 'stop', 'carriage', 'seat', 'run', 'orders', 'tickets']) t;
 SELECT col_type_is('ticket', 'tickets', 'legs', 'ticket.segrange', 'tickets.legs is a segrange');
