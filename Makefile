@@ -28,7 +28,8 @@ PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server)
 # src/updates/.  The install script of this version and the update script
 # from the last release are built: the update is the hand-written delta
 # (tables, drops) plus every function of src/sql/ (CREATE OR REPLACE, with its
-# comment and grants).  At a release, copy the built update script into
+# comment and grants), then what must follow them (src/updates/after--*.sql:
+# views that read functions of this version).  At a release, copy the built update script into
 # src/updates/ and never edit it again.
 PREV_VERSION = 1.6
 SQL_SRC = $(sort $(wildcard src/sql/*.sql))
@@ -88,12 +89,15 @@ ticket--$(EXTVERSION).sql: $(SQL_SRC) ticket.control
 	  printf '\\echo Use "CREATE EXTENSION ticket CASCADE" to load this file. \\quit\n\n'; \
 	  for f in $(SQL_SRC); do printf -- '-- %s\n\n' $$f; cat $$f; printf '\n'; done; } > $@
 
-ticket--$(PREV_VERSION)--$(EXTVERSION).sql: src/updates/delta--$(PREV_VERSION)--$(EXTVERSION).sql $(SQL_SRC) src/sql/functions_of.pl
+ticket--$(PREV_VERSION)--$(EXTVERSION).sql: src/updates/delta--$(PREV_VERSION)--$(EXTVERSION).sql $(SQL_SRC) src/sql/functions_of.pl \
+		$(wildcard src/updates/after--$(PREV_VERSION)--$(EXTVERSION).sql)
 	{ printf -- '-- %s: built by make from src/updates/delta--$(PREV_VERSION)--$(EXTVERSION).sql and src/sql/\n\n' $@; \
 	  printf '\\echo Use "ALTER EXTENSION ticket UPDATE TO '"'"'$(EXTVERSION)'"'"'" to load this file. \\quit\n\n'; \
 	  printf 'SET LOCAL search_path = ticket, pg_catalog;\n\n'; \
 	  cat src/updates/delta--$(PREV_VERSION)--$(EXTVERSION).sql; printf '\n-- every function of src/sql/, as of this version\n\n'; \
-	  perl src/sql/functions_of.pl $(SQL_SRC); } > $@
+	  perl src/sql/functions_of.pl $(SQL_SRC); \
+	  for f in $(wildcard src/updates/after--$(PREV_VERSION)--$(EXTVERSION).sql); do \
+	    printf '\n-- what reads those functions (%s)\n\n' $$f; cat $$f; done; } > $@
 
 ticket_proxy--$(EXTVERSION).sql: $(PROXY_SQL_SRC) ticket_proxy.control
 	{ printf -- '-- %s: built by make from the files of src/proxy/; edit those, not this\n\n' $@; \

@@ -47,71 +47,12 @@ DROP FUNCTION queue_ring_take(bigint, integer);
 
 -- Risk signals (issue 14, as in src/sql/03_passengers.sql and
 -- src/sql/09_risk.sql): the settings' new names, the index that counts
--- accounts per document, and the administrator's view (with the functions
--- it reads, which the build appends again with the others).
+-- accounts per document; the administrator's view comes after the functions.
 -- (the setting names: above, with the rules against scalpers)
 CREATE INDEX passenger_by_document ON passenger (document_no, document_type) WHERE removed_at IS NULL;
 
-CREATE OR REPLACE FUNCTION risk_judge(grabs integer, expired integer, cancelled integer, refunded integer,
-	shared_documents integer, passed_captcha boolean,
-	OUT level text, OUT flagged_by text[], OUT grabs_per_minute integer, OUT expired_holds integer,
-	OUT cancels integer, OUT refunds integer, OUT accounts_per_document integer)
-	AS 'MODULE_PATHNAME', 'ticket_risk_judge' LANGUAGE C VOLATILE;
-CREATE OR REPLACE FUNCTION risk_counts(OUT kind text, OUT subject text, OUT user_id bigint,
-	OUT grabs_per_minute integer, OUT expired_holds integer, OUT cancels integer, OUT refunds integer,
-	OUT captcha_passed boolean)
-RETURNS SETOF record
-	AS 'MODULE_PATHNAME', 'ticket_risk_counts' LANGUAGE C VOLATILE;
-CREATE OR REPLACE FUNCTION document_sharing(user_id bigint) RETURNS integer
-LANGUAGE plpgsql STABLE SET search_path = ticket, pg_catalog, pg_temp AS $$
-BEGIN
-	-- (PL/pgSQL keeps the plan for the session: a grab step must not plan)
-	RETURN (SELECT coalesce(max(c.n), 0)::integer FROM passenger p,
-		LATERAL (SELECT count(DISTINCT q.user_id) AS n FROM passenger q
-		         WHERE q.document_no = p.document_no AND q.document_type = p.document_type
-		           AND q.removed_at IS NULL) c
-	WHERE p.user_id = document_sharing.user_id AND p.removed_at IS NULL);
-END
-$$;
-COMMENT ON FUNCTION document_sharing(bigint) IS 'internal: the most accounts that any one of the account''s passengers (identity documents) is on';
-CREATE VIEW risk_flagged AS
-WITH counted AS (
-	SELECT c.kind, c.subject, c.user_id, c.grabs_per_minute, c.expired_holds, c.cancels, c.refunds,
-		c.captcha_passed,
-		CASE c.kind
-			WHEN 'account' THEN document_sharing(c.user_id)
-			WHEN 'document' THEN (SELECT count(DISTINCT p.user_id)::integer FROM passenger p
-			                      WHERE p.document_no = c.subject AND p.removed_at IS NULL)
-			ELSE 0
-		END AS shared_documents
-	FROM risk_counts() c
-), shared AS (
-	SELECT p.user_id, max(d.n)::integer AS n
-	FROM passenger p
-	JOIN (SELECT q.document_no, q.document_type, count(DISTINCT q.user_id) AS n FROM passenger q
-	      WHERE q.removed_at IS NULL GROUP BY q.document_no, q.document_type
-	      HAVING count(DISTINCT q.user_id) > 1) d
-	  ON d.document_no = p.document_no AND d.document_type = p.document_type
-	WHERE p.removed_at IS NULL
-	GROUP BY p.user_id
-), everyone AS (
-	SELECT * FROM counted
-	UNION ALL
-	SELECT 'account', s.user_id::text, s.user_id, 0, 0, 0, 0, false, s.n FROM shared s
-	WHERE NOT EXISTS (SELECT 1 FROM counted c WHERE c.kind = 'account' AND c.user_id = s.user_id)
-)
-SELECT e.kind, e.subject, e.user_id, j.level, j.flagged_by, j.grabs_per_minute, j.expired_holds,
-	j.cancels, j.refunds, j.accounts_per_document, e.captcha_passed
-FROM everyone e,
-	LATERAL risk_judge(e.grabs_per_minute, e.expired_holds, e.cancels, e.refunds, e.shared_documents,
-		e.captcha_passed) j
-WHERE j.level <> 'none';
-COMMENT ON VIEW risk_flagged IS 'accounts, end clients and identity documents at risk level captcha or blocked, with the signals that flagged them (flagged_by) and their values; counts since the server started (shared memory), accounts per document from the passengers';
-COMMENT ON COLUMN risk_flagged.kind IS 'account, client (the application''s ticket.client) or document (an identity document number)';
-COMMENT ON COLUMN risk_flagged.subject IS 'the user id, client id or document number';
-COMMENT ON COLUMN risk_flagged.flagged_by IS 'the signals at or above their captcha or blocking threshold';
-COMMENT ON COLUMN risk_flagged.captcha_passed IS 'the account passed a captcha in the last 10 minutes (ticket.captcha_passed)';
-GRANT SELECT ON risk_flagged TO ticket_admin;
+-- (the view risk_flagged reads functions of this version: it is created
+-- after them, in src/updates/after--1.6--1.7.sql)
 
 -- Hot runs and the overload breaker (as in src/sql/09_overload.sql and
 -- the settings of src/sql/03_passengers.sql).
