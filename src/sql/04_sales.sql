@@ -337,13 +337,14 @@ COMMENT ON FUNCTION open_sales(text, date) IS 'open sales of a train on a date: 
 REVOKE EXECUTE ON FUNCTION open_sales(text, date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION open_sales(text, date) TO ticket_admin;
 
-CREATE OR REPLACE FUNCTION open_sales(service_date date) RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
+-- The date of open_sales(date) (and of open_sales_owned() on a partition):
+-- TK017 for a NULL, infinite or too late date, or a past one whose every
+-- run has ended.
+CREATE OR REPLACE FUNCTION check_sales_day(service_date date) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = ticket, pg_catalog, pg_temp AS $$
 DECLARE
-	n integer;
 	today date := beijing_now()::date;
 BEGIN
-	PERFORM require_primary();
 	IF service_date IS NULL THEN
 		RAISE EXCEPTION 'service date must not be null' USING ERRCODE = 'TK017';
 	END IF;
@@ -358,6 +359,19 @@ BEGIN
 		RAISE EXCEPTION 'cannot open sales on %: every run of that date has ended', service_date
 			USING ERRCODE = 'TK017', DETAIL = 'Every train has reached its last stop (Beijing time).';
 	END IF;
+END
+$$;
+COMMENT ON FUNCTION check_sales_day(date) IS 'internal: TK017 unless sales can open on that date (not NULL, finite, up to 9999-12-31, and not past with every run ended)';
+REVOKE EXECUTE ON FUNCTION check_sales_day(date) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION open_sales(service_date date) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	n integer;
+	today date := beijing_now()::date;
+BEGIN
+	PERFORM require_primary();
+	PERFORM check_sales_day(service_date);
 	INSERT INTO run AS r (train_id, service_date, n_legs)
 	SELECT t.train_id, open_sales.service_date, t.n_stops - 1 FROM train t
 	WHERE EXISTS (SELECT 1 FROM seat s WHERE s.train_id = t.train_id)

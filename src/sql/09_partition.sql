@@ -148,19 +148,7 @@ DECLARE
 	t record;
 BEGIN
 	PERFORM require_primary();
-	IF service_date IS NULL THEN
-		RAISE EXCEPTION 'service date must not be null' USING ERRCODE = 'TK017';
-	END IF;
-	IF NOT isfinite(service_date) OR service_date > date '9999-12-31' THEN
-		RAISE EXCEPTION 'invalid service date: %', service_date USING ERRCODE = 'TK017',
-			DETAIL = 'A service date is a date up to 9999-12-31.';
-	END IF;
-	IF service_date < today AND NOT EXISTS (
-		SELECT 1 FROM train x
-		WHERE EXISTS (SELECT 1 FROM seat s WHERE s.train_id = x.train_id) AND NOT run_ended(x.train_id, service_date)) THEN
-		RAISE EXCEPTION 'cannot open sales on %: every run of that date has ended', service_date
-			USING ERRCODE = 'TK017', DETAIL = 'Every train has reached its last stop (Beijing time).';
-	END IF;
+	PERFORM check_sales_day(service_date);
 	FOR t IN
 		SELECT x.code FROM train x
 		WHERE EXISTS (SELECT 1 FROM seat s WHERE s.train_id = x.train_id)
