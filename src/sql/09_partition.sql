@@ -230,6 +230,23 @@ GRANT EXECUTE ON FUNCTION trip_plan(bigint, text[], text, date, text, text) TO t
 -- Reserve the trip of people whose key this partition owns; TK043 (as one
 -- node says it) when one of them already travels then.  Held rows that
 -- lapsed are released first.  Again with the same token: nothing more.
+-- Every write of the ledger takes its people's locks first, in key order:
+-- two calls for one person (a reservation and a payment's set_trips, say)
+-- then take turns instead of waiting for each other's uncommitted rows in
+-- the exclusion check, which PostgreSQL breaks as a deadlock.
+CREATE OR REPLACE FUNCTION lock_people(document_keys text[]) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = ticket, pg_catalog, pg_temp AS $$
+DECLARE
+	k text;
+BEGIN
+	FOR k IN SELECT DISTINCT x FROM unnest(document_keys) x WHERE x IS NOT NULL ORDER BY x LOOP
+		PERFORM lock_xact('person', hashtextextended('ledger ' || k, 0));
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION lock_people(text[]) IS 'internal, behind ticket_proxy: lock the ledger''s people (document keys) in key order until the end of the transaction';
+REVOKE EXECUTE ON FUNCTION lock_people(text[]) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION reserve_trips(document_keys text[], travel tsrange, token text, live_until timestamptz)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ticket, pg_catalog, pg_temp AS $$
@@ -238,6 +255,7 @@ DECLARE
 	clash record;
 BEGIN
 	PERFORM require_primary();
+	PERFORM lock_people(document_keys);
 	UPDATE person_trip p SET state = 'released'
 	WHERE p.document_key = ANY (document_keys) AND p.state = 'held' AND p.live_until <= now()
 	  AND p.travel && reserve_trips.travel;
@@ -297,6 +315,7 @@ DECLARE
 	tid bigint;
 BEGIN
 	PERFORM require_primary();
+	PERFORM lock_people(document_keys);
 	FOR i IN 1 .. coalesce(cardinality(document_keys), 0) LOOP
 		SELECT p.trip_id INTO tid FROM person_trip p
 		WHERE p.document_key = document_keys[i] AND p.order_id = set_trips.order_id AND p.state <> 'released'
@@ -336,6 +355,7 @@ DECLARE
 	n integer;
 BEGIN
 	PERFORM require_primary();
+	PERFORM lock_people(document_keys);
 	UPDATE person_trip p SET state = 'released'
 	WHERE p.document_key = ANY (document_keys) AND p.token = release_trips.token AND p.state = 'held'
 	  AND p.order_id IS NULL;
