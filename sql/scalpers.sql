@@ -10,14 +10,7 @@ SET TimeZone = 'UTC';
 
 \i test/regress_helpers.sql
 
--- a valid resident ID number per n (born 1 January 1980 in Beijing)
-CREATE OR REPLACE FUNCTION public.scalper_id(n integer) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-	SELECT d || substr('10X98765432', (SELECT sum(substr(d, i, 1)::integer * w[i]) FROM generate_series(1, 17) i)::integer % 11 + 1, 1)
-	FROM (SELECT '11010519800101' || lpad(n::text, 3, '0') AS d,
-	             '{7,9,10,5,8,4,2,1,6,3,7,9,10,5,8,4,2}'::integer[] AS w) x
-$$;
-SELECT valid_resident_id(scalper_id(1)) AND valid_resident_id(scalper_id(999)) AS ids_valid;
+SELECT valid_resident_id(resident_id_no(1)) AND valid_resident_id(resident_id_no(999)) AS ids_valid;
 
 -- three trains the same day that do not overlap in time, one a day later
 SELECT add_station('VNP', '北京南') > 0, add_station('AOH', '上海虹桥') > 0;
@@ -71,46 +64,46 @@ SELECT hint_of($$SELECT join_waitlist(2, 'G11', (SELECT day FROM d), 'VNP', 'AOH
 SELECT count(*) FROM orders WHERE user_id = 2;
 SELECT serve_queue(NULL, 10) AS nothing_queued;
 -- the passenger form is served as before
-SELECT add_passenger(2, scalper_id(2), 'Zhang San') > 0;
-SELECT passenger, seat_class, status FROM grab(2, 'G11', (SELECT day FROM d), 'VNP', 'AOH', 'second', ARRAY[scalper_id(2)]);
+SELECT add_passenger(2, resident_id_no(2), 'Zhang San') > 0;
+SELECT passenger, seat_class, status FROM grab(2, 'G11', (SELECT day FROM d), 'VNP', 'AOH', 'second', ARRAY[resident_id_no(2)]);
 SELECT set_setting('real_names_required', 0);
 SELECT order_id IS NOT NULL AS anonymous_grab_again FROM grab(3, 'G11', (SELECT day FROM d), 'VNP', 'AOH');
 
 -- 2. per-person limit -------------------------------------------------------------
 
 -- one person on two accounts (10 and 11); a limit of 2 tickets a day
-SELECT add_passenger(10, scalper_id(10), 'Li Si') > 0, add_passenger(11, scalper_id(10), 'Li Si') > 0;
+SELECT add_passenger(10, resident_id_no(10), 'Li Si') > 0, add_passenger(11, resident_id_no(10), 'Li Si') > 0;
 SELECT set_setting('max_tickets_per_person_day', 2);
-SELECT passenger, status FROM grab(10, 'G11', (SELECT day FROM d), 'VNP', 'AOH', 'second', ARRAY[scalper_id(10)]);
-SELECT passenger, status FROM grab(11, 'G13', (SELECT day FROM d), 'VNP', 'AOH', 'second', ARRAY[scalper_id(10)]);
+SELECT passenger, status FROM grab(10, 'G11', (SELECT day FROM d), 'VNP', 'AOH', 'second', ARRAY[resident_id_no(10)]);
+SELECT passenger, status FROM grab(11, 'G13', (SELECT day FROM d), 'VNP', 'AOH', 'second', ARRAY[resident_id_no(10)]);
 -- a third on the same service day, from either account: TK071
 SELECT scalper_undated(regress_error(format($$SELECT * FROM grab(10, 'G15', %L, 'VNP', 'AOH', 'second', ARRAY[%L])$$,
-	(SELECT day FROM d), scalper_id(10))));
+	(SELECT day FROM d), resident_id_no(10))));
 SELECT scalper_undated(regress_error(format($$SELECT * FROM grab(11, 'G15', %L, 'VNP', 'AOH', 'second', ARRAY[%L])$$,
-	(SELECT day FROM d), scalper_id(10))));
+	(SELECT day FROM d), resident_id_no(10))));
 -- another service day is another count
-SELECT passenger, status FROM grab(10, 'G11', (SELECT day + 1 FROM d), 'VNP', 'AOH', 'second', ARRAY[scalper_id(10)]);
+SELECT passenger, status FROM grab(10, 'G11', (SELECT day + 1 FROM d), 'VNP', 'AOH', 'second', ARRAY[resident_id_no(10)]);
 -- a cancelled hold no longer counts
 SELECT cancel(o.order_id) FROM orders o WHERE o.user_id = 11 AND o.status = 'held';
-SELECT passenger, status FROM grab(11, 'G15', (SELECT day FROM d), 'VNP', 'AOH', 'second', ARRAY[scalper_id(10)]);
+SELECT passenger, status FROM grab(11, 'G15', (SELECT day FROM d), 'VNP', 'AOH', 'second', ARRAY[resident_id_no(10)]);
 -- nor does a hold past its deadline, swept or not
 UPDATE orders SET hold_until = now() - interval '1 minute' WHERE user_id = 11 AND status = 'held';
 UPDATE tickets SET hold_until = now() - interval '1 minute'
 WHERE order_id IN (SELECT order_id FROM orders WHERE user_id = 11 AND status = 'held');
-SELECT passenger, status FROM grab(11, 'G13', (SELECT day FROM d), 'VNP', 'AOH', 'second', ARRAY[scalper_id(10)]);
+SELECT passenger, status FROM grab(11, 'G13', (SELECT day FROM d), 'VNP', 'AOH', 'second', ARRAY[resident_id_no(10)]);
 -- a paid ticket counts; a refunded one does not
 SELECT confirm(o.order_id) FROM orders o WHERE o.user_id = 10 AND o.status = 'held' AND o.run_id =
 	(SELECT r.run_id FROM run r JOIN train t USING (train_id) WHERE t.code = 'G11' AND r.service_date = (SELECT day FROM d));
 SELECT scalper_undated(regress_error(format($$SELECT * FROM grab(10, 'G15', %L, 'VNP', 'AOH', 'second', ARRAY[%L])$$,
-	(SELECT day FROM d), scalper_id(10))));
+	(SELECT day FROM d), resident_id_no(10))));
 SELECT count(*) FROM refund((SELECT o.order_id FROM orders o WHERE o.user_id = 10 AND o.status = 'paid'));
-SELECT passenger, status FROM grab(10, 'G15', (SELECT day FROM d), 'VNP', 'AOH', 'second', ARRAY[scalper_id(10)]);
+SELECT passenger, status FROM grab(10, 'G15', (SELECT day FROM d), 'VNP', 'AOH', 'second', ARRAY[resident_id_no(10)]);
 -- a group counts each person once
-SELECT add_passenger(12, scalper_id(12), 'Wang Wu') > 0, add_passenger(12, scalper_id(10), 'Li Si') > 0;
+SELECT add_passenger(12, resident_id_no(12), 'Wang Wu') > 0, add_passenger(12, resident_id_no(10), 'Li Si') > 0;
 -- (Li Si has one ticket on D+1: with a limit of 1, the group is refused whole)
 SELECT set_setting('max_tickets_per_person_day', 1);
 SELECT scalper_undated(regress_error(format($$SELECT * FROM grab(12, 'G13', %L, 'VNP', 'AOH', 'second', ARRAY[%L, %L])$$,
-	(SELECT day + 1 FROM d), scalper_id(12), scalper_id(10))));
+	(SELECT day + 1 FROM d), resident_id_no(12), resident_id_no(10))));
 SELECT count(*) FROM orders WHERE user_id = 12;
 SELECT set_setting('max_tickets_per_person_day', 5);
 
@@ -125,9 +118,9 @@ SELECT status FROM grab(21, 'G13', (SELECT day FROM d), 'VNP', 'AOH');
 -- a third account behind the same client: TK072
 SELECT scalper_undated(regress_error($$SELECT * FROM grab(22, 'G13', (SELECT day FROM d), 'VNP', 'AOH')$$));
 -- the passenger form too
-SELECT add_passenger(22, scalper_id(22), 'Zhao Liu') > 0;
+SELECT add_passenger(22, resident_id_no(22), 'Zhao Liu') > 0;
 SELECT scalper_undated(regress_error(format($$SELECT * FROM grab(22, 'G13', %L, 'VNP', 'AOH', 'second', ARRAY[%L])$$,
-	(SELECT day FROM d), scalper_id(22))));
+	(SELECT day FROM d), resident_id_no(22))));
 -- another run is another count
 SELECT status FROM grab(22, 'G15', (SELECT day FROM d), 'VNP', 'AOH');
 COMMIT;
